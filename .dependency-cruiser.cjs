@@ -6,7 +6,7 @@ const room = (name) => `^src/${name}/`;
 const allowed = {
   base: [],
   raft: ['base'],
-  storage: ['base'],
+  storage: ['base', 'raft'],
   mvcc: ['base', 'storage'],
   lease: ['base', 'storage', 'mvcc'],
   auth: ['base', 'storage', 'mvcc'],
