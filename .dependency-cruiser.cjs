@@ -16,14 +16,17 @@ const allowed = {
   client: ['base'],
 };
 
+/** Matches an npm package as dependency-cruiser reports it: by its resolved path. */
+const npm = (name) => `(^|node_modules/)${name}(/|$)`;
+
 /** Node built-ins and npm packages each room may use; the raft core and base get none. */
 const allowedPackages = {
   base: [],
   raft: [],
-  storage: ['^node:(fs|path|os)$', '^fs$', '^path$', '^lmdb$', '^@node-rs/crc32$'],
+  storage: ['^(node:)?(fs|fs/promises|path|os)$', npm('lmdb'), npm('@node-rs/crc32')],
   mvcc: [],
   lease: [],
-  auth: ['^node:crypto$'],
+  auth: ['^(node:)?crypto$'],
 };
 
 const roomRules = Object.entries(allowed).map(([name, deps]) => ({

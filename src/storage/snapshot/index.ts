@@ -1,0 +1,8 @@
+export {
+  Snapshotter,
+  SnapshotFileCorruptError,
+  snapDirectory,
+  formatSnapshotName,
+  type SnapshotFileName,
+} from './snapshotter.ts';
+export { encodeSnapshotFile, decodeSnapshotFile } from './snapshot-codec.ts';
