@@ -13,7 +13,7 @@ const allowed = {
   transport: ['base', 'raft'],
   server: ['base', 'raft', 'storage', 'mvcc', 'lease', 'auth', 'transport'],
   api: ['base', 'server', 'mvcc', 'lease', 'auth'],
-  client: ['base'],
+  client: ['base', 'api/proto'],
 };
 
 /** Matches an npm package as dependency-cruiser reports it: by its resolved path. */

@@ -1,0 +1,75 @@
+/**
+ * One share of a benchmark run: a client with `conns` channels and `clients` concurrent request
+ * loops issuing `total` requests. Runs in the main thread or in a worker thread; the caller merges
+ * the shares. Warm-up (connecting every channel) happens before `start` resolves, so connection
+ * set-up is never charged to the measured requests.
+ */
+import { SigilClient } from '../../src/client/index.ts';
+import { makeRequest, type WorkloadOptions } from './workloads.ts';
+
+export interface LoadShare extends WorkloadOptions {
+  readonly endpoints: readonly string[];
+  readonly total: number;
+  readonly clients: number;
+  readonly conns: number;
+  /** The sequence number of this share's first request, so sequential keys do not overlap. */
+  readonly firstSequence: number;
+}
+
+export interface LoadResult {
+  /** Latency of every successful request, in milliseconds. */
+  readonly latenciesMs: Float64Array;
+  readonly errors: number;
+  readonly firstError: string | null;
+  /** CPU the process spent while this share ran (user + system), in microseconds. */
+  readonly cpuMicros: number;
+  readonly durationSeconds: number;
+}
+
+export interface PreparedLoad {
+  /** Issues the share's requests; resolves when all have completed. */
+  run(): Promise<LoadResult>;
+  close(): void;
+}
+
+export async function prepareLoad(share: LoadShare): Promise<PreparedLoad> {
+  const client = new SigilClient({
+    endpoints: share.endpoints,
+    connections: share.conns,
+    commandTimeoutMs: 30_000,
+  });
+  const request = makeRequest(share);
+  await Promise.all(Array.from({ length: share.conns }, () => client.maintenance.status()));
+  const run = async (): Promise<LoadResult> => {
+    const latenciesMs = new Float64Array(share.total);
+    let recorded = 0;
+    let issued = 0;
+    let errors = 0;
+    let firstError: string | null = null;
+    const startedNs = process.hrtime.bigint();
+    const startedCpu = process.cpuUsage();
+    const loop = async (): Promise<void> => {
+      while (issued < share.total) {
+        const sequence = share.firstSequence + issued++;
+        const sentNs = process.hrtime.bigint();
+        try {
+          await request(client, sequence);
+          latenciesMs[recorded++] = Number(process.hrtime.bigint() - sentNs) / 1e6;
+        } catch (error) {
+          errors++;
+          firstError ??= error instanceof Error ? error.message : String(error);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(share.clients, share.total) }, loop));
+    const cpu = process.cpuUsage(startedCpu);
+    return {
+      latenciesMs: latenciesMs.subarray(0, recorded),
+      errors,
+      firstError,
+      cpuMicros: cpu.user + cpu.system,
+      durationSeconds: Number(process.hrtime.bigint() - startedNs) / 1e9,
+    };
+  };
+  return { run, close: () => client.close() };
+}
