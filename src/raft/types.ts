@@ -141,3 +141,40 @@ export const MUTANTS: readonly Mutant[] = [
   'read-without-quorum',
   'ack-before-persist',
 ];
+
+/** Why the core refused an input. Refusals are expected outcomes, never bugs. */
+export type StepRejection =
+  | 'no-leader'
+  | 'dropped'
+  | 'conf-change-pending'
+  | 'leader-transfer-in-progress'
+  | 'leader-removal-pending'
+  | 'uncommitted-limit'
+  | 'local-message'
+  | 'unknown-peer';
+
+export type StepResult =
+  { readonly ok: true } | { readonly ok: false; readonly reason: StepRejection };
+
+export interface ProgressStatus {
+  readonly match: LogIndex;
+  readonly next: LogIndex;
+  readonly state: 'probe' | 'replicate' | 'snapshot';
+  readonly isLearner: boolean;
+  readonly recentActive: boolean;
+}
+
+export interface Status {
+  readonly id: MemberId;
+  readonly term: Term;
+  readonly vote: MemberId;
+  readonly commit: LogIndex;
+  readonly applied: LogIndex;
+  readonly lastIndex: LogIndex;
+  readonly lead: MemberId;
+  readonly role: Role;
+  /** Only a leader tracks its followers; null otherwise. */
+  readonly progress: ReadonlyMap<MemberId, ProgressStatus> | null;
+  readonly leadTransferee: MemberId;
+  readonly confState: ConfState;
+}
