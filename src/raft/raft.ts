@@ -178,8 +178,6 @@ export class Raft extends RaftCore {
     self.maybeUpdate(this.log.lastStableIndex());
     self.becomeReplicate();
     self.recentActive = true;
-    // Conf changes in the log may not be applied yet; refuse new ones until they are.
-    this.pendingConfIndex = this.log.lastIndex();
     const unapplied = this.log.slice(
       asLogIndex(Math.max(this.log.applied + 1, this.log.firstIndex())),
       asLogIndex(this.log.lastIndex() + 1),
@@ -191,6 +189,11 @@ export class Raft extends RaftCore {
     // served once it commits.
     const appended = this.appendEntry([{ type: 'normal', data: new Uint8Array(0) }]);
     assert(appended, 'the empty entry always fits the uncommitted budget');
+    // Refuse membership changes until everything up to and including that empty entry is
+    // applied: earlier changes in the log may not have taken effect yet, and a single-server
+    // change is only safe once the new leader has committed an entry of its own term (the fix
+    // to the bug Ongaro described in 2015; see docs/ARCHITECTURE.md §9).
+    this.pendingConfIndex = this.log.lastIndex();
   }
 
   hup(kind: CampaignKind): void {

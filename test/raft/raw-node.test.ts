@@ -210,3 +210,17 @@ test('a removed member stops campaigning', () => {
   for (let i = 0; i < 50; i++) nodes[2].rawNode.tick();
   assert.equal(nodes[2].rawNode.status().role, 'follower');
 });
+
+test('a new leader accepts a membership change only once its own empty entry is applied', () => {
+  const node = newNode(1, [1]);
+  node.rawNode.campaign();
+  const change = { type: 'add-learner' as const, memberId: m(2), context: new Uint8Array() };
+  // The empty entry of the new term is appended but not yet persisted, committed or applied.
+  assert.deepEqual(node.rawNode.proposeConfChange(change), {
+    ok: false,
+    reason: 'conf-change-pending',
+  });
+  while (node.rawNode.hasReady()) handleReady(node);
+  assert.equal(node.rawNode.status().applied, 1, 'the empty entry of term 1 is applied');
+  assert.deepEqual(node.rawNode.proposeConfChange(change), { ok: true });
+});
