@@ -1,0 +1,417 @@
+/**
+ * The MVCC key-value store (etcd's mvcc.store): a store-wide revision bumped once per write
+ * transaction, per-key create/mod revision, version and lease, tombstones on delete, reads at
+ * any retained revision, and compaction. The key index lives in memory and is rebuilt from the
+ * backend's key bucket on open; every byte of state is in the backend.
+ *
+ * Writes happen only inside applyBatch(), which runs one backend write transaction for a batch
+ * of raft entries and stores the consistent index with it. Expected errors (MvccError) are
+ * thrown before an operation changes anything, so a caller applying many requests can catch
+ * them per request; anything else escaping a batch marks the store broken (the member must stop).
+ */
+import { assert } from '../base/index.ts';
+import type { Backend, BackendWriter } from '../storage/index.ts';
+import { Compactor, readCompactionMeta, writeScheduledCompaction } from './compactor.ts';
+import { isMvccError, MvccError } from './errors.ts';
+import { TreeIndex } from './key-index.ts';
+import { copyBytes, decodeKeyOnly, encodeKeyValue } from './kv-codec.ts';
+import { executeRange, indexRange, readKeyValue } from './range.ts';
+import { decodeRevisionKey, mainOf, packRevision, writeRevisionKey } from './revision.ts';
+import { checkPutRequest, checkRangeRequest, checkTxnRequest } from './txn-check.ts';
+import { executeTxn } from './txn-execute.ts';
+import type {
+  CompactionRequest,
+  CompactionResponse,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  Event,
+  KeyValue,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  TxnRequest,
+  TxnResponse,
+} from './types.ts';
+
+export interface KvStoreOptions {
+  /** etcd's --max-txn-ops. */
+  readonly maxTxnOps?: number;
+}
+
+/** The events of one committed revision, handed to watchers after the batch commits. */
+export interface CommittedRevision {
+  readonly revision: number;
+  readonly events: readonly Event[];
+}
+
+/** What a request sees while it runs inside a batch. */
+export interface KvWriter {
+  range(request: RangeRequest): RangeResponse;
+  put(request: PutRequest): PutResponse;
+  deleteRange(request: DeleteRangeRequest): DeleteRangeResponse;
+  txn(request: TxnRequest): TxnResponse;
+  compact(request: CompactionRequest): CompactionResponse;
+  /** The batch's backend transaction, for other rooms (lease, auth) to write in it atomically. */
+  readonly backend: BackendWriter;
+}
+
+export type BatchResult<T> =
+  { readonly applied: true; readonly value: T } | { readonly applied: false };
+
+/** Write state of the revision being built (etcd's storeTxnWrite). */
+export interface WriteRevision {
+  readonly main: number;
+  events: Event[];
+}
+
+const REBUILD_BATCH_ENTRIES = 10_000;
+/** Reused for every revision key written; backends copy keys (see BackendWriter). */
+const revisionKeyScratch = new Uint8Array(16);
+const tombstoneKeyScratch = new Uint8Array(17);
+export const DEFAULT_MAX_TXN_OPS = 128;
+
+export class KvStore {
+  readonly backend: Backend;
+  private treeIndex = new TreeIndex();
+  readonly maxTxnOps: number;
+  /** etcd's store starts at revision 1 (an empty store reports 1; the first write is 2). */
+  private currentMain = 1;
+  private compactMain = 0;
+  private compactor: Compactor;
+  private batchWriter: BackendWriter | undefined;
+  private batchRevisions: CommittedRevision[] = [];
+  private broken = false;
+  private readonly listeners: ((revisions: readonly CommittedRevision[]) => void)[] = [];
+  private readonly restoreListeners: (() => void)[] = [];
+
+  constructor(backend: Backend, options: KvStoreOptions = {}) {
+    this.backend = backend;
+    this.maxTxnOps = options.maxTxnOps ?? DEFAULT_MAX_TXN_OPS;
+    assert(Number.isInteger(this.maxTxnOps) && this.maxTxnOps > 0, 'maxTxnOps must be positive');
+    this.compactor = new Compactor(backend);
+    this.rebuild();
+  }
+
+  /** Rebuilds the key index from the key bucket, then resumes an interrupted compaction. */
+  private rebuild(): void {
+    const meta = this.backend.read((reader) => readCompactionMeta(reader));
+    let start = new Uint8Array(0);
+    for (;;) {
+      const entries = this.backend.read((reader) =>
+        reader.range('key', start, undefined, { limit: REBUILD_BATCH_ENTRIES }),
+      );
+      for (const { key, value } of entries) {
+        const { packed, tombstone } = decodeRevisionKey(key);
+        const userKey = decodeKeyOnly(value);
+        if (tombstone) this.treeIndex.restoreTombstone(userKey, packed);
+        else this.treeIndex.put(userKey, packed);
+        this.currentMain = Math.max(this.currentMain, mainOf(packed));
+      }
+      if (entries.length < REBUILD_BATCH_ENTRIES) break;
+      // The next key after the last one: append a zero byte.
+      const last = entries[entries.length - 1].key;
+      start = new Uint8Array(last.length + 1);
+      start.set(last);
+    }
+    this.compactMain = meta.scheduled;
+    this.currentMain = Math.max(this.currentMain, this.compactMain);
+    if (meta.scheduled > meta.finished) {
+      this.compactor.schedule(meta.scheduled, this.treeIndex.compact(meta.scheduled));
+    } else if (meta.scheduled > 0) {
+      this.treeIndex.compact(meta.scheduled);
+    }
+  }
+
+  /** The in-memory key index (read-only use: hashing, tests). */
+  get index(): TreeIndex {
+    return this.treeIndex;
+  }
+
+  /**
+   * Replaces the whole state with a backend snapshot stream (a member far behind the leader)
+   * and rebuilds the index from it. Watchers are told so they re-sync from the new history.
+   */
+  async restoreSnapshot(chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    assert(this.batchWriter === undefined, 'restore during a batch');
+    this.broken = true; // Until the rebuild finishes, nothing may read half a state.
+    await this.backend.restore(chunks);
+    this.treeIndex = new TreeIndex();
+    this.compactor = new Compactor(this.backend);
+    this.currentMain = 1;
+    this.compactMain = 0;
+    this.rebuild();
+    this.broken = false;
+    for (const listener of this.restoreListeners) listener();
+  }
+
+  /** Called after restoreSnapshot() replaced the state. */
+  onRestore(listener: () => void): void {
+    this.restoreListeners.push(listener);
+  }
+
+  get currentRevision(): number {
+    return this.currentMain;
+  }
+
+  get compactRevision(): number {
+    return this.compactMain;
+  }
+
+  consistentIndex(): number {
+    return this.backend.consistentIndex();
+  }
+
+  /** Called with the revisions of each batch once it has committed, in order. */
+  onCommit(listener: (revisions: readonly CommittedRevision[]) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private batchReader(): BackendWriter {
+    assert(this.batchWriter !== undefined, 'write outside a batch');
+    return this.batchWriter;
+  }
+
+  /** Checks a requested revision (<= 0: current) against compaction and the present. */
+  resolveRevision(revision: number | undefined): number {
+    const rev = revision ?? 0;
+    if (rev > this.currentMain) throw new MvccError('future-rev');
+    const atMain = rev <= 0 ? this.currentMain : rev;
+    if (atMain < this.compactMain) throw new MvccError('compacted');
+    return atMain;
+  }
+
+  /** A read outside any batch (serializable or after a ReadIndex). */
+  range(request: RangeRequest): RangeResponse {
+    assert(!this.broken, 'mvcc store is broken or restoring a snapshot');
+    checkRangeRequest(request);
+    const atMain = this.resolveRevision(request.revision);
+    return this.backend.read((reader) => {
+      const result = executeRange({ index: this.treeIndex, reader }, request, atMain);
+      return { header: { revision: this.currentMain }, ...result };
+    });
+  }
+
+  /**
+   * Applies a batch of raft entries ending at `consistentIndex` in one backend transaction.
+   * A batch at or below the stored consistent index was applied before a crash: skipped.
+   */
+  applyBatch<T>(consistentIndex: number, body: (writer: KvWriter) => T): BatchResult<T> {
+    assert(!this.broken, 'mvcc store is broken or restoring a snapshot');
+    assert(this.batchWriter === undefined, 'nested applyBatch');
+    if (consistentIndex <= this.backend.consistentIndex()) return { applied: false };
+    this.batchRevisions = [];
+    let value: T;
+    try {
+      value = this.backend.write((writer) => {
+        this.batchWriter = writer;
+        return body(this.makeWriter(writer));
+      }, consistentIndex);
+    } catch (error) {
+      // In-memory state may hold changes the backend rolled back: nothing can be trusted.
+      this.broken = true;
+      throw error;
+    } finally {
+      this.batchWriter = undefined;
+    }
+    const revisions = this.batchRevisions;
+    this.batchRevisions = [];
+    if (revisions.length > 0) for (const listener of this.listeners) listener(revisions);
+    return { applied: true, value };
+  }
+
+  /** One request as its own batch at the next index; MvccErrors are rethrown after commit. */
+  applyOne<T>(body: (writer: KvWriter) => T): T {
+    let failure: MvccError | undefined;
+    const result = this.applyBatch(this.backend.consistentIndex() + 1, (writer) => {
+      try {
+        return body(writer);
+      } catch (error) {
+        if (!isMvccError(error)) throw error;
+        failure = error;
+        return undefined;
+      }
+    });
+    assert(result.applied);
+    if (failure !== undefined) throw failure;
+    return result.value as T;
+  }
+
+  put(request: PutRequest): PutResponse {
+    return this.applyOne((writer) => writer.put(request));
+  }
+
+  deleteRange(request: DeleteRangeRequest): DeleteRangeResponse {
+    return this.applyOne((writer) => writer.deleteRange(request));
+  }
+
+  txn(request: TxnRequest): TxnResponse {
+    return this.applyOne((writer) => writer.txn(request));
+  }
+
+  compact(request: CompactionRequest): CompactionResponse {
+    return this.applyOne((writer) => writer.compact(request));
+  }
+
+  private makeWriter(backend: BackendWriter): KvWriter {
+    // Each operation is guarded: an MvccError must leave no trace (asserted), since the
+    // caller keeps applying the rest of the batch.
+    const guarded = <R>(operation: () => R): R => {
+      const before = this.currentMain;
+      const revisionsBefore = this.batchRevisions.length;
+      try {
+        return operation();
+      } catch (error) {
+        if (isMvccError(error)) {
+          assert(this.currentMain === before, 'MvccError after a write');
+          assert(this.batchRevisions.length === revisionsBefore, 'MvccError after a write');
+        }
+        throw error;
+      }
+    };
+    return {
+      backend,
+      range: (request) => guarded(() => this.range(request)),
+      put: (request) => guarded(() => this.writeOne((w) => this.putIn(w, request, true))),
+      deleteRange: (request) => guarded(() => this.writeOne((w) => this.deleteIn(w, request))),
+      txn: (request) =>
+        guarded(() => {
+          checkTxnRequest(request, this.maxTxnOps);
+          return this.writeOne((w) => executeTxn(this.txnContext(), w, request));
+        }),
+      compact: (request) => guarded(() => this.compactIn(request)),
+    };
+  }
+
+  /** Runs one write transaction (one revision if it changes anything). */
+  private writeOne<R extends { header: { revision: number } }>(
+    body: (revision: WriteRevision) => R,
+  ): R {
+    const revision: WriteRevision = { main: this.currentMain + 1, events: [] };
+    const response = body(revision);
+    if (revision.events.length > 0) {
+      this.currentMain = revision.main;
+      this.batchRevisions.push({ revision: revision.main, events: revision.events });
+    }
+    (response.header as { revision: number }).revision = this.currentMain;
+    return response;
+  }
+
+  /** The revision reads inside a write see: including the write's own changes. */
+  readMain(revision: WriteRevision): number {
+    return revision.events.length > 0 ? revision.main : revision.main - 1;
+  }
+
+  private txnContext() {
+    return {
+      index: this.treeIndex,
+      reader: (): BackendWriter => {
+        assert(this.batchWriter !== undefined);
+        return this.batchWriter;
+      },
+      readMain: (revision: WriteRevision) => this.readMain(revision),
+      put: (revision: WriteRevision, request: PutRequest) => this.putIn(revision, request, false),
+      deleteRange: (revision: WriteRevision, request: DeleteRangeRequest) =>
+        this.deleteIn(revision, request),
+      currentRevision: () => this.currentMain,
+    };
+  }
+
+  /** The live KeyValue of `key` at the write's read revision, if any. */
+  private liveAt(revision: WriteRevision, key: Uint8Array): KeyValue | undefined {
+    const found = this.treeIndex.get(key, this.readMain(revision));
+    return found === undefined ? undefined : readKeyValue(this.batchReader(), found.modified);
+  }
+
+  /** etcd's put: `check` false inside a txn, whose requests were checked up front. */
+  putIn(revision: WriteRevision, request: PutRequest, check: boolean): PutResponse {
+    if (check) checkPutRequest(request);
+    const ignore = request.ignoreValue === true || request.ignoreLease === true;
+    const previous =
+      ignore || request.prevKv === true ? this.liveAt(revision, request.key) : undefined;
+    if (ignore && previous === undefined) {
+      assert(check, 'txn put of a missing key passed the pre-check');
+      throw new MvccError('key-not-found');
+    }
+    const keyIndex = this.treeIndex.lookup(request.key);
+    const found = keyIndex?.get(revision.main);
+    const rev = packRevision(revision.main, revision.events.length);
+    const kv: KeyValue = {
+      key: copyBytes(request.key),
+      createRevision: found === undefined ? revision.main : mainOf(found.created),
+      modRevision: revision.main,
+      version: (found?.version ?? 0) + 1,
+      value: request.ignoreValue === true ? previous!.value : (request.value ?? new Uint8Array(0)),
+      lease: request.ignoreLease === true ? previous!.lease : (request.lease ?? 0),
+    };
+    const writer = this.batchWriter;
+    assert(writer !== undefined, 'put outside a batch');
+    writer.append('key', writeRevisionKey(revisionKeyScratch, rev, false), encodeKeyValue(kv));
+    this.treeIndex.put(kv.key, rev, keyIndex);
+    revision.events.push({ type: 'PUT', kv });
+    const header = { revision: 0 };
+    return request.prevKv === true && previous !== undefined
+      ? { header, prevKv: previous }
+      : { header };
+  }
+
+  deleteIn(revision: WriteRevision, request: DeleteRangeRequest): DeleteRangeResponse {
+    checkRangeRequest(request);
+    const readMain = this.readMain(revision);
+    const { revs } = indexRange(this.index, request.key, request.rangeEnd, readMain, 0);
+    const previous = revs.map((rev) => readKeyValue(this.batchReader(), rev));
+    const writer = this.batchWriter;
+    assert(writer !== undefined, 'delete outside a batch');
+    for (const kv of previous) {
+      const rev = packRevision(revision.main, revision.events.length);
+      const tombstone: KeyValue = {
+        key: kv.key,
+        createRevision: 0,
+        modRevision: revision.main,
+        version: 0,
+        value: new Uint8Array(0),
+        lease: 0,
+      };
+      writer.append(
+        'key',
+        writeRevisionKey(tombstoneKeyScratch, rev, true),
+        encodeKeyValue(tombstone),
+      );
+      this.treeIndex.tombstone(kv.key, rev);
+      revision.events.push({ type: 'DELETE', kv: tombstone });
+    }
+    return {
+      header: { revision: 0 },
+      deleted: previous.length,
+      prevKvs: request.prevKv === true ? previous : [],
+    };
+  }
+
+  private compactIn(request: CompactionRequest): CompactionResponse {
+    if (request.revision <= this.compactMain) throw new MvccError('compacted');
+    if (request.revision > this.currentMain) throw new MvccError('future-rev');
+    const writer = this.batchWriter;
+    assert(writer !== undefined, 'compact outside a batch');
+    writeScheduledCompaction(writer, request.revision);
+    this.compactMain = request.revision;
+    this.compactor.schedule(request.revision, this.treeIndex.compact(request.revision));
+    return { header: { revision: this.currentMain } };
+  }
+
+  /** Deletes up to `deletesMax` compacted revisions; returns whether work remains. */
+  compactionStep(deletesMax = 1_000): boolean {
+    assert(this.batchWriter === undefined, 'compaction step inside a batch');
+    return this.compactor.step(deletesMax);
+  }
+
+  /** Runs compaction to completion, yielding to the event loop between batches. */
+  async runCompaction(deletesMax = 1_000): Promise<void> {
+    while (this.compactionStep(deletesMax)) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  get compactionPending(): boolean {
+    return this.compactor.pending;
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * An ordered map from keys to entries, as a list of sorted chunks (a one-level B-tree): lookups
+ * are two binary searches, inserts move at most CHUNK_ENTRIES_MAX references, and ranges walk
+ * chunks in order. etcd keeps its key index in a B-tree for the same reasons.
+ *
+ * Keys are byte strings held as JS strings of char codes 0-255 (see keyString): the engine
+ * compares those by code unit, which is exactly unsigned byte order, natively and without
+ * a typed array per key.
+ */
+import { assert } from '../base/index.ts';
+
+const CHUNK_ENTRIES_MAX = 512;
+
+export interface Keyed {
+  readonly key: string;
+}
+
+export class SortedKeyMap<Entry extends Keyed> {
+  private chunks: Entry[][] = [];
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Index of the first chunk whose last key is >= `key` (chunks.length if none). */
+  private chunkFor(key: string): number {
+    let low = 0;
+    let high = this.chunks.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      const chunk = this.chunks[middle];
+      if (chunk[chunk.length - 1].key < key) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  private static lowerBound<E extends Keyed>(chunk: E[], key: string): number {
+    let low = 0;
+    let high = chunk.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (chunk[middle].key < key) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  get(key: string): Entry | undefined {
+    const chunkIndex = this.chunkFor(key);
+    const chunk = this.chunks[chunkIndex];
+    if (chunk === undefined) return undefined;
+    const entry = chunk[SortedKeyMap.lowerBound(chunk, key)];
+    return entry !== undefined && entry.key === key ? entry : undefined;
+  }
+
+  /** Inserts an entry whose key is not in the map. */
+  insert(entry: Entry): void {
+    let chunkIndex = this.chunkFor(entry.key);
+    if (chunkIndex === this.chunks.length) {
+      // Beyond every key: append to the last chunk (the common case for growing key spaces).
+      if (chunkIndex === 0) this.chunks.push([]);
+      chunkIndex = this.chunks.length - 1;
+    }
+    const chunk = this.chunks[chunkIndex];
+    const position = SortedKeyMap.lowerBound(chunk, entry.key);
+    assert(
+      position === chunk.length || chunk[position].key !== entry.key,
+      'SortedKeyMap.insert of a present key',
+    );
+    chunk.splice(position, 0, entry);
+    this.count++;
+    if (chunk.length > CHUNK_ENTRIES_MAX) {
+      this.chunks.splice(chunkIndex + 1, 0, chunk.splice(chunk.length >>> 1));
+    }
+  }
+
+  delete(key: string): boolean {
+    const chunkIndex = this.chunkFor(key);
+    const chunk = this.chunks[chunkIndex];
+    if (chunk === undefined) return false;
+    const position = SortedKeyMap.lowerBound(chunk, key);
+    if (position === chunk.length || chunk[position].key !== key) return false;
+    chunk.splice(position, 1);
+    this.count--;
+    if (chunk.length === 0) this.chunks.splice(chunkIndex, 1);
+    return true;
+  }
+
+  /**
+   * Calls `visit` for entries with start <= key < end (end undefined: no upper bound) in key
+   * order until it returns false.
+   */
+  forEachInRange(start: string, end: string | undefined, visit: (entry: Entry) => boolean): void {
+    let chunkIndex = this.chunkFor(start);
+    if (chunkIndex === this.chunks.length) return;
+    let position = SortedKeyMap.lowerBound(this.chunks[chunkIndex], start);
+    for (; chunkIndex < this.chunks.length; chunkIndex++, position = 0) {
+      const chunk = this.chunks[chunkIndex];
+      for (; position < chunk.length; position++) {
+        const entry = chunk[position];
+        if (end !== undefined && entry.key >= end) return;
+        if (!visit(entry)) return;
+      }
+    }
+  }
+
+  *values(): IterableIterator<Entry> {
+    for (const chunk of this.chunks) yield* chunk;
+  }
+}
