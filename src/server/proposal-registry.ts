@@ -1,0 +1,74 @@
+/**
+ * Requests proposed by this member that have not been applied yet. Each waits for the entry
+ * carrying its id to be applied here (resolve with the apply result), or for a reason to give
+ * up: the request timeout, a leadership change before it was applied, or shutdown. An entry
+ * applied after its waiter gave up is still applied; nobody hears about it (etcd does the same:
+ * a client told "leader changed" or "timed out" must not assume the write did not happen).
+ */
+import { assert, type Clock, type TimerHandle } from '../base/index.ts';
+import { ServerError, type ServerErrorCode } from './server-error.ts';
+
+interface Waiter {
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: TimerHandle;
+}
+
+/** Upper bound on requests in flight; beyond it new ones are refused (etcd: too many requests). */
+export const PENDING_PROPOSALS_MAX = 100_000;
+
+export class ProposalRegistry {
+  private readonly waiters = new Map<bigint, Waiter>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly timeoutMs: number,
+  ) {
+    assert(timeoutMs > 0, 'request timeout is positive');
+  }
+
+  get size(): number {
+    return this.waiters.size;
+  }
+
+  /** Registers request `id`; the promise settles with its apply result or a ServerError. */
+  register<T>(id: bigint): Promise<T> {
+    assert(!this.waiters.has(id), 'request ids are unique');
+    if (this.waiters.size >= PENDING_PROPOSALS_MAX) {
+      return Promise.reject(new ServerError('too-many-requests'));
+    }
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.clock.setTimer(this.timeoutMs, () => this.fail(id, 'timed-out'));
+      this.waiters.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
+    });
+  }
+
+  has(id: bigint): boolean {
+    return this.waiters.has(id);
+  }
+
+  /** The entry carrying `id` was applied with `outcome` (a value, or an expected error). */
+  settle(id: bigint, outcome: { ok: true; value: unknown } | { ok: false; error: Error }): void {
+    const waiter = this.take(id);
+    if (waiter === undefined) return;
+    if (outcome.ok) waiter.resolve(outcome.value);
+    else waiter.reject(outcome.error);
+  }
+
+  fail(id: bigint, code: ServerErrorCode): void {
+    this.take(id)?.reject(new ServerError(code));
+  }
+
+  failAll(code: ServerErrorCode): void {
+    for (const id of [...this.waiters.keys()]) this.fail(id, code);
+    assert(this.waiters.size === 0, 'every waiter was failed');
+  }
+
+  private take(id: bigint): Waiter | undefined {
+    const waiter = this.waiters.get(id);
+    if (waiter === undefined) return undefined;
+    this.waiters.delete(id);
+    waiter.timer.cancel();
+    return waiter;
+  }
+}

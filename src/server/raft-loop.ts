@@ -1,0 +1,276 @@
+/**
+ * The member's raft loop (etcd's raftNode + applyAll, single-threaded):
+ *
+ *   tick every heartbeat (Clock) · step inbound messages · propose
+ *   Ready → persist snapshot file + WAL (hard state and entries, fsync'd) → send messages →
+ *   apply snapshot and committed entries (one backend batch) → maybe snapshot → advance
+ *
+ * Group commit: while one Ready's WAL write is in flight, inbound messages and proposals keep
+ * being stepped into raft; they come out together in the next Ready, which is taken only after
+ * advance(). Many proposals thus share one fsync without the loop ever waiting on a timer.
+ */
+import {
+  assert,
+  asLogIndex,
+  asMemberId,
+  type Clock,
+  type MemberId,
+  type Random,
+  type TimerHandle,
+} from '../base/index.ts';
+import {
+  defaultRaftConfig,
+  NO_MEMBER,
+  RawNode,
+  type ConfChange,
+  type MemoryLogStorage,
+  type Ready,
+  type Snapshot,
+  type SoftState,
+  type StepResult,
+} from '../raft/index.ts';
+import type { Snapshotter, Wal } from '../storage/index.ts';
+import type { Logger, PeerTransport } from '../transport/index.ts';
+import type { ApplyOutcome } from './applier.ts';
+import type { MemberConfig } from './member-config.ts';
+import type { RaftStorageState } from './raft-storage.ts';
+import type { StateMachine } from './state-machine.ts';
+
+export interface RaftLoopHooks {
+  readonly applied: (id: bigint, outcome: ApplyOutcome) => void;
+  readonly appliedTo: (index: number) => void;
+  readonly readState: (context: Uint8Array, index: number) => void;
+  readonly softState: (previous: SoftState, next: SoftState) => void;
+  /** After a snapshot from the leader replaced the state (membership may have changed). */
+  readonly restored: () => void;
+  readonly confChange: (change: ConfChange) => void;
+  /** The loop hit an error it cannot recover from (a failed fsync, a broken invariant). */
+  readonly fatal: (error: unknown) => void;
+}
+
+export interface RaftLoopOptions {
+  readonly config: MemberConfig;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly transport: PeerTransport;
+  readonly logger: Logger;
+  readonly storage: RaftStorageState;
+  readonly stateMachine: StateMachine;
+  readonly hooks: RaftLoopHooks;
+}
+
+export class RaftLoop {
+  readonly node: RawNode;
+  private readonly logStorage: MemoryLogStorage;
+  private readonly wal: Wal;
+  private readonly snapshotter: Snapshotter;
+  private softState: SoftState = { leader: NO_MEMBER, role: 'follower' };
+  private termValue = 0;
+  private commitValue = 0;
+  private appliedValue: number;
+  private snapshotIndex: number;
+  /** Set synchronously when the loop starts: hooks run inside it may call kick() again. */
+  private looping = false;
+  private running: Promise<void> | null = null;
+  private tickTimer: TimerHandle | null = null;
+  private stopped = false;
+
+  constructor(private readonly options: RaftLoopOptions) {
+    const { config, storage, stateMachine } = options;
+    this.logStorage = storage.storage;
+    this.wal = storage.wal;
+    this.snapshotter = storage.snapshotter;
+    this.snapshotIndex = storage.snapshot?.metadata.index ?? 0;
+    // Raft re-delivers every committed entry after the snapshot: the state machine skips what
+    // the backend already holds, and conf changes must be re-applied to raft anyway.
+    this.appliedValue = this.snapshotIndex;
+    this.termValue = storage.hardState.term;
+    this.commitValue = storage.hardState.commit;
+    assert(
+      stateMachine.appliedIndex <= Math.max(storage.hardState.commit, this.snapshotIndex),
+      'the backend never runs ahead of the durable commit index',
+    );
+    const electionTicks = Math.max(2, Math.round(config.electionMs / config.heartbeatMs));
+    this.node = new RawNode(
+      defaultRaftConfig(
+        {
+          id: asMemberId(config.memberId),
+          storage: this.logStorage,
+          random: options.random,
+          applied: asLogIndex(this.snapshotIndex),
+        },
+        { electionTicks, heartbeatTicks: 1 },
+      ),
+    );
+  }
+
+  get term(): number {
+    return this.termValue;
+  }
+  get commitIndex(): number {
+    return this.commitValue;
+  }
+  get appliedIndex(): number {
+    return this.appliedValue;
+  }
+  get leader(): MemberId {
+    return this.softState.leader;
+  }
+  get isLeader(): boolean {
+    return this.softState.role === 'leader';
+  }
+
+  start(): void {
+    const transport = this.options.transport;
+    transport.onMessage((message) => this.input(() => this.node.step(message)));
+    transport.onUnreachable((peer) => this.input(() => this.node.reportUnreachable(peer)));
+    transport.onSnapshotStatus((peer, ok) => this.input(() => this.node.reportSnapshot(peer, ok)));
+    this.scheduleTick();
+    const voters = this.node.status().confState.voters;
+    // A cluster of one need not wait an election timeout for itself (etcd fast-forwards too).
+    if (voters.length === 1 && voters[0] === asMemberId(this.options.config.memberId)) {
+      this.node.campaign();
+    }
+    this.kick();
+  }
+
+  private scheduleTick(): void {
+    this.tickTimer = this.options.clock.setTimer(this.options.config.heartbeatMs, () => {
+      if (this.stopped) return;
+      this.node.tick();
+      this.kick();
+      this.scheduleTick();
+    });
+  }
+
+  private input(step: () => unknown): void {
+    if (this.stopped) return;
+    step();
+    this.kick();
+  }
+
+  propose(data: Uint8Array): StepResult {
+    assert(!this.stopped, 'propose after stop');
+    const result = this.node.propose(data);
+    this.kick();
+    return result;
+  }
+
+  readIndex(context: Uint8Array): StepResult {
+    const result = this.node.readIndex(context);
+    this.kick();
+    return result;
+  }
+
+  /** Starts the Ready loop unless it is running (it re-checks hasReady after each advance). */
+  kick(): void {
+    if (this.looping || this.stopped || !this.node.hasReady()) return;
+    this.looping = true;
+    this.running = this.runReadyLoop().finally(() => {
+      this.looping = false;
+      this.running = null;
+    });
+  }
+
+  private async runReadyLoop(): Promise<void> {
+    try {
+      while (!this.stopped && this.node.hasReady()) {
+        const ready = this.node.ready();
+        await this.handleReady(ready);
+        if (this.stopped) return;
+        this.node.advance();
+      }
+    } catch (error) {
+      this.stopped = true;
+      this.tickTimer?.cancel();
+      this.options.hooks.fatal(error);
+    }
+  }
+
+  private async handleReady(ready: Ready): Promise<void> {
+    const { hooks, stateMachine, transport } = this.options;
+    if (ready.snapshot !== null) await this.persistSnapshot(ready.snapshot);
+    if (ready.hardState !== null || ready.entries.length > 0) {
+      await this.wal.save(ready.hardState, ready.entries);
+    }
+    if (this.stopped) return;
+    if (ready.snapshot !== null) {
+      assert(this.logStorage.applySnapshot(ready.snapshot).ok, 'raft hands out newer snapshots');
+    }
+    if (ready.hardState !== null) {
+      this.logStorage.setHardState(ready.hardState);
+      this.termValue = ready.hardState.term;
+      this.commitValue = ready.hardState.commit;
+    }
+    this.logStorage.append(ready.entries);
+    if (ready.messages.length > 0) transport.send(ready.messages);
+    if (ready.snapshot !== null) await this.installSnapshot(ready.snapshot);
+    if (ready.committedEntries.length > 0) {
+      stateMachine.applyEntries(ready.committedEntries, {
+        confChange: (change) => this.applyConfChange(change),
+        applied: hooks.applied,
+      });
+      const last = ready.committedEntries[ready.committedEntries.length - 1].index;
+      assert(last > this.appliedValue, 'applied moves forward');
+      this.appliedValue = last;
+    }
+    for (const readState of ready.readStates) hooks.readState(readState.context, readState.index);
+    if (ready.softState !== null) {
+      const previous = this.softState;
+      this.softState = ready.softState;
+      hooks.softState(previous, ready.softState);
+    }
+    hooks.appliedTo(this.appliedValue);
+    if (this.appliedValue - this.snapshotIndex >= this.options.config.snapshotCount) {
+      await this.takeSnapshot();
+    }
+  }
+
+  private applyConfChange(change: ConfChange): void {
+    this.node.applyConfChange(change);
+    this.options.hooks.confChange(change);
+  }
+
+  private async persistSnapshot(snapshot: Snapshot): Promise<void> {
+    await this.snapshotter.save(snapshot);
+    await this.wal.saveSnapshot({ index: snapshot.metadata.index, term: snapshot.metadata.term });
+  }
+
+  private async installSnapshot(snapshot: Snapshot): Promise<void> {
+    const index = snapshot.metadata.index;
+    assert(index > this.appliedValue, 'a snapshot from the leader moves the state forward');
+    await this.options.stateMachine.restore(snapshot.data);
+    this.appliedValue = index;
+    this.snapshotIndex = index;
+    this.options.logger.info({ index, term: snapshot.metadata.term }, 'installed snapshot');
+    this.options.hooks.restored();
+  }
+
+  /** etcd's triggerSnapshot: the backend's full state at the applied index becomes the raft
+   *  snapshot; older log entries (beyond a catch-up margin) and WAL segments are released. */
+  private async takeSnapshot(): Promise<void> {
+    const { config, stateMachine, logger } = this.options;
+    const index = asLogIndex(this.appliedValue);
+    const data = await stateMachine.snapshotBytes();
+    const confState = this.node.status().confState;
+    const snapshot = this.logStorage.createSnapshot(index, confState, data);
+    assert(snapshot.metadata.index === index, 'the snapshot is at the applied index');
+    await this.persistSnapshot(snapshot);
+    this.snapshotIndex = index;
+    const compactTo = index - config.snapshotCatchUpEntries;
+    if (compactTo > this.logStorage.firstIndex() - 1) {
+      assert(this.logStorage.compact(asLogIndex(compactTo)).ok, 'compaction inside the log');
+    }
+    const released = await this.wal.releaseTo(index);
+    await this.snapshotter.purge(config.maxSnapshots);
+    logger.info({ index, bytes: data.length, releasedSegments: released }, 'snapshot taken');
+  }
+
+  /** Stops ticking and waits for the Ready in progress; nothing is stepped afterwards. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.tickTimer?.cancel();
+    await this.running?.catch(() => undefined);
+    await this.wal.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decodeRequest, encodeRequest } from '../../src/server/request.ts';
+import { ProposalRegistry } from '../../src/server/proposal-registry.ts';
+import { ReadIndexBatcher } from '../../src/server/read-index-batcher.ts';
+import { RequestIdGenerator } from '../../src/server/request-id.ts';
+import { isServerError } from '../../src/server/index.ts';
+import { ManualClock, settle } from '../support/test-clock.ts';
+
+describe('request encoding', () => {
+  it('round-trips bytes (including Buffers), bigints and nested txns', () => {
+    const encoded = encodeRequest({
+      id: 0xfedcba9876543210n,
+      request: {
+        kind: 'txn',
+        txn: {
+          compare: [
+            {
+              key: Buffer.from('k'),
+              target: 'VALUE',
+              result: 'EQUAL',
+              value: new Uint8Array([0, 255]),
+            },
+          ],
+          success: [
+            { requestTxn: { success: [{ requestPut: { key: new Uint8Array([1]), lease: 5 } }] } },
+          ],
+          failure: [],
+        },
+      },
+    });
+    const decoded = decodeRequest(encoded);
+    assert.equal(decoded.id, 0xfedcba9876543210n);
+    assert.equal(decoded.request.kind, 'txn');
+    if (decoded.request.kind !== 'txn') return;
+    const compare = decoded.request.txn.compare![0];
+    assert.deepEqual(compare.key, new Uint8Array(Buffer.from('k')));
+    assert.ok(compare.key instanceof Uint8Array);
+    assert.deepEqual(compare.value, new Uint8Array([0, 255]));
+    const nested = decoded.request.txn.success![0];
+    assert.ok('requestTxn' in nested);
+    assert.deepEqual(nested.requestTxn.success, [
+      { requestPut: { key: new Uint8Array([1]), lease: 5 } },
+    ]);
+  });
+
+  it('round-trips lease ids above 2^53', () => {
+    const decoded = decodeRequest(
+      encodeRequest({ id: 1n, request: { kind: 'leaseRevoke', id: (1n << 62n) + 1n } }),
+    );
+    assert.deepEqual(decoded.request, { kind: 'leaseRevoke', id: (1n << 62n) + 1n });
+  });
+});
+
+describe('request ids', () => {
+  it("carry the member id's low 16 bits and never repeat", () => {
+    const generator = new RequestIdGenerator(0xabcd1234n, 1_700_000_000_000);
+    const seen = new Set<bigint>();
+    for (let i = 0; i < 1000; i++) {
+      const id = generator.next();
+      assert.equal(id >> 48n, 0x1234n);
+      assert.ok(!seen.has(id));
+      seen.add(id);
+    }
+  });
+});
+
+describe('ProposalRegistry', () => {
+  it('times out, fails on request, and settles once', async () => {
+    const clock = new ManualClock();
+    const registry = new ProposalRegistry(clock, 1000);
+    const slow = registry.register(1n);
+    const failed = registry.register(2n);
+    const settled = registry.register<number>(3n);
+    registry.fail(2n, 'leader-changed');
+    registry.settle(3n, { ok: true, value: 42 });
+    registry.settle(3n, { ok: true, value: 43 });
+    clock.advance(1000);
+    await assert.rejects(
+      slow,
+      (error: unknown) => isServerError(error) && error.code === 'timed-out',
+    );
+    await assert.rejects(
+      failed,
+      (error: unknown) => isServerError(error) && error.code === 'leader-changed',
+    );
+    assert.equal(await settled, 42);
+    assert.equal(registry.size, 0);
+  });
+});
+
+describe('ReadIndexBatcher', () => {
+  it('shares one ReadIndex round among the reads that arrive while one is in flight', async () => {
+    const clock = new ManualClock();
+    const contexts: Uint8Array[] = [];
+    let applied = 0;
+    const batcher = new ReadIndexBatcher(
+      clock,
+      {
+        requestReadIndex: (context) => {
+          contexts.push(context);
+          return null;
+        },
+        appliedIndex: () => applied,
+      },
+      500,
+      5000,
+    );
+    let done = 0;
+    const first = batcher.wait().then(() => done++);
+    const others = Array.from({ length: 10 }, () => batcher.wait().then(() => done++));
+    assert.equal(contexts.length, 1, 'the first read starts a round');
+    batcher.onReadState(contexts[0], 7);
+    assert.equal(contexts.length, 2, 'the reads that queued meanwhile get the next round');
+    await settle();
+    assert.equal(done, 0, 'nothing released before index 7 is applied');
+    applied = 7;
+    batcher.onApplied(7);
+    await first;
+    batcher.onReadState(contexts[1], 7);
+    await Promise.all(others);
+    assert.equal(done, 11);
+  });
+
+  it('retries a round that got no answer and fails reads past their deadline', async () => {
+    const clock = new ManualClock();
+    const contexts: Uint8Array[] = [];
+    const batcher = new ReadIndexBatcher(
+      clock,
+      {
+        requestReadIndex: (context) => {
+          contexts.push(context);
+          return null;
+        },
+        appliedIndex: () => 0,
+      },
+      500,
+      1200,
+    );
+    const read = batcher.wait();
+    clock.advance(500);
+    assert.equal(contexts.length, 2, 'retried with a fresh context');
+    clock.advance(1000);
+    await assert.rejects(
+      read,
+      (error: unknown) => isServerError(error) && error.code === 'timed-out',
+    );
+  });
+});
