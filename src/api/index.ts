@@ -1,0 +1,8 @@
+/** The client API room: gRPC and the JSON gateway on the client URLs. */
+export {
+  startClientApi,
+  type ClientApi,
+  type ClientApiOptions,
+  type Logger,
+} from './client-api.ts';
+export { toGrpcStatus, httpStatusOf, GrpcCode, ApiError, type GrpcStatus } from './etcd-errors.ts';
