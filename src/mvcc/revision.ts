@@ -14,8 +14,14 @@ export const REVISION_KEY_BYTES = 16;
 export type PackedRevision = number;
 
 export function packRevision(main: number, sub: number): PackedRevision {
-  assert(Number.isInteger(main) && main >= 0 && main <= MAIN_REVISION_MAX, `bad main rev ${main}`);
-  assert(Number.isInteger(sub) && sub >= 0 && sub < SUB_REVISIONS_MAX, `bad sub rev ${sub}`);
+  // The messages are built only on failure: a template argument would format the number on
+  // every call, and this runs several times per put and per read.
+  if (!(Number.isInteger(main) && main >= 0 && main <= MAIN_REVISION_MAX)) {
+    assert(false, `bad main rev ${main}`);
+  }
+  if (!(Number.isInteger(sub) && sub >= 0 && sub < SUB_REVISIONS_MAX)) {
+    assert(false, `bad sub rev ${sub}`);
+  }
   return main * SUB_REVISIONS_MAX + sub;
 }
 

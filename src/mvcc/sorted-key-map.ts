@@ -69,8 +69,15 @@ export class SortedKeyMap<Entry extends Keyed> {
       position === chunk.length || chunk[position].key !== entry.key,
       'SortedKeyMap.insert of a present key',
     );
-    chunk.splice(position, 0, entry);
     this.count++;
+    if (position === chunk.length && chunkIndex === this.chunks.length - 1) {
+      // Appending beyond every key: push (splice is several times slower) and, when the chunk is
+      // full, start a new one instead of halving it, so growing key spaces fill their chunks.
+      if (chunk.length < CHUNK_ENTRIES_MAX) chunk.push(entry);
+      else this.chunks.push([entry]);
+      return;
+    }
+    chunk.splice(position, 0, entry);
     if (chunk.length > CHUNK_ENTRIES_MAX) {
       this.chunks.splice(chunkIndex + 1, 0, chunk.splice(chunk.length >>> 1));
     }

@@ -13,6 +13,20 @@
  * effect without a timer. `noSync` is refused as a production mode because, without ordered
  * flushes, LMDB itself says a system crash can corrupt the file, and then no WAL replay helps.
  *
+ * Group commit. In lmdb-js a synchronous transaction's commit also waits, on the calling thread,
+ * for the flush of the file (overlappingSync only moves the wait out of the write lock): about
+ * 5 ms per commit on our disks, which capped the apply loop at one batch per flush. So, like
+ * etcd's backend (commit every 100 ms or 10,000 writes), write() runs each call as a child
+ * transaction of one long write transaction that stays open across calls and event-loop turns,
+ * and that transaction commits once it is GROUP_AGE_MS_MAX old or holds GROUP_WRITES_MAX writes
+ * or GROUP_BYTES_MAX bytes. Every call still stores its consistent index in the same
+ * transaction as its data, and a failed call aborts only its own child transaction, so the file
+ * always holds some prefix of the calls, each with its index; the WAL replays what a crash loses.
+ * Reads go through the open transaction and see every call that returned (lmdb-js reads use the
+ * write transaction while one is open). sync(), snapshot(), restore(), reclaimSpace() and
+ * close() commit the open transaction first, and while a snapshot streams or a reclaim copies,
+ * writes commit one by one again (see write()).
+ *
  * Space reclaim: see reclaimSpace() below.
  */
 import * as fs from 'node:fs';
@@ -54,6 +68,23 @@ export interface LmdbBackendOptions {
 const RESTORE_BATCH_RECORDS = 10_000;
 /** Entries per read while streaming a snapshot; bounds the time spent per event-loop turn. */
 const SNAPSHOT_READ_BATCH = 1_024;
+/** Group commit bounds (see the top of the file); etcd's backend uses 100 ms and 10,000 too. */
+const GROUP_AGE_MS_MAX = 100;
+const GROUP_WRITES_MAX = 10_000;
+/** Bounds LMDB's dirty pages (it spills above 512 MB) when values are large. */
+const GROUP_BYTES_MAX = 64 * 1024 * 1024;
+
+/** The long write transaction write() calls join until it commits. */
+interface CommitGroup {
+  /** Lets the transaction commit (at the next microtask checkpoint, in lmdb-js). */
+  readonly release: () => void;
+  /** Settles once the transaction has committed (or failed to). */
+  readonly committed: Promise<void>;
+  readonly openedMs: number;
+  readonly timer: ReturnType<typeof setTimeout>;
+  writes: number;
+  bytes: number;
+}
 
 export class LmdbBackend implements Backend {
   private environment: Environment;
@@ -68,6 +99,10 @@ export class LmdbBackend implements Backend {
   /** Settles when the running reclaimSpace() does (successfully or not). */
   private reclaiming: Promise<void> | undefined;
   private closed = false;
+  /** The open group transaction, if any. */
+  private group: CommitGroup | undefined;
+  /** Set when a group commit failed: calls that returned were lost, the member must stop. */
+  private commitError: unknown;
 
   constructor(options: LmdbBackendOptions) {
     const directory = path.join(options.dataDir, 'member', 'snap');
@@ -90,7 +125,8 @@ export class LmdbBackend implements Backend {
   private database(bucket: BucketName): Bytes {
     assert(!this.closed, 'LmdbBackend used after close');
     const database = this.environment.databases.get(bucket);
-    assert(database !== undefined, `unknown bucket ${bucket}`);
+    // The message is built only on failure (this runs for every read and write).
+    if (database === undefined) assert(false, `unknown bucket ${bucket}`);
     return database;
   }
 
@@ -105,11 +141,20 @@ export class LmdbBackend implements Backend {
 
   write<T>(body: (txn: BackendWriter) => T, consistentIndex?: number): T {
     assert(this.transactionJournal === undefined, 'nested LmdbBackend write transaction');
+    assert(this.commitError === undefined, 'LmdbBackend write after a failed group commit');
     if (consistentIndex !== undefined) {
       assert(consistentIndex > this.cachedConsistentIndex, 'consistent index must increase');
     }
+    // No new group while reclaimSpace() copies the file or a snapshot stream reads: LMDB
+    // (lmdb-js 3.5.6) was seen to fail its freelist assertion in mdb_page_alloc ("key.mv_size >
+    // 0") when a long write transaction with child transactions ran alongside the compacting
+    // copy's read transaction. Both are rare, so those writes simply commit one by one.
+    const grouping = this.journal === undefined && this.openSnapshots === 0;
+    const group = this.group ?? (grouping ? this.openGroup() : undefined);
     this.transactionJournal = this.journal === undefined ? undefined : [];
     try {
+      // Nested inside the group's transaction, lmdb-js runs this as an LMDB child transaction:
+      // if `body` throws, only this call's writes are aborted.
       const result = this.environment.root.transactionSync(() => {
         const value = body(this.writer);
         if (consistentIndex !== undefined) {
@@ -121,10 +166,78 @@ export class LmdbBackend implements Backend {
       if (this.journal !== undefined && this.transactionJournal !== undefined) {
         for (const record of this.transactionJournal) this.journal.push(record);
       }
+      if (
+        group === undefined ||
+        group.writes >= GROUP_WRITES_MAX ||
+        group.bytes >= GROUP_BYTES_MAX ||
+        performance.now() - group.openedMs >= GROUP_AGE_MS_MAX
+      ) {
+        group?.release();
+      }
       return result;
     } finally {
       this.transactionJournal = undefined;
     }
+  }
+
+  /**
+   * Opens the long write transaction: lmdb-js keeps a synchronous transaction open until the
+   * promise its callback returns settles, and commits it then.
+   */
+  private openGroup(): CommitGroup {
+    assert(this.group === undefined, 'group transaction already open');
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const pending = this.environment.root.transactionSync(() => held) as unknown as Promise<void>;
+    assert(typeof pending.then === 'function', 'lmdb-js did not hold the write transaction open');
+    const timer = setTimeout(release, GROUP_AGE_MS_MAX);
+    // An idle member must not be kept alive by the timer; exiting is a crash the WAL covers.
+    timer.unref();
+    const group: CommitGroup = {
+      release,
+      committed: pending.then(
+        () => this.groupEnded(group),
+        (error: unknown) => {
+          this.commitError = error;
+          this.groupEnded(group);
+        },
+      ),
+      openedMs: performance.now(),
+      timer,
+      writes: 0,
+      bytes: 0,
+    };
+    this.group = group;
+    return group;
+  }
+
+  private groupEnded(group: CommitGroup): void {
+    clearTimeout(group.timer);
+    if (this.group === group) this.group = undefined;
+  }
+
+  /**
+   * Commits the open group transaction, if any; rejects if a group commit failed. A caller that
+   * needs "no group open" to hold at its next synchronous step must check `this.group` again
+   * after the await (write() may run between this promise settling and the caller resuming):
+   * `while (this.group !== undefined) await this.commitGroup();`.
+   */
+  private async commitGroup(): Promise<void> {
+    while (this.group !== undefined) {
+      const group = this.group;
+      group.release();
+      await group.committed;
+    }
+    if (this.commitError !== undefined) throw this.commitError;
+  }
+
+  /** Counts a write against the group's bounds. */
+  private countWrite(bytes: number): void {
+    if (this.group === undefined) return;
+    this.group.writes++;
+    this.group.bytes += bytes;
   }
 
   read<T>(body: (txn: BackendReader) => T): T {
@@ -153,6 +266,7 @@ export class LmdbBackend implements Backend {
     put: (bucket, key, value) => {
       const written = this.database(bucket).putSync(toBuffer(key), toBuffer(value));
       assert(written, 'LMDB put failed');
+      this.countWrite(key.length + value.length);
       this.journalRecord(bucket, key, value);
     },
     append: (bucket, key, value) => {
@@ -161,10 +275,12 @@ export class LmdbBackend implements Backend {
         append: true,
       });
       assert(written, 'LMDB append out of order');
+      this.countWrite(key.length + value.length);
       this.journalRecord(bucket, key, value);
     },
     delete: (bucket, key) => {
       const existed = this.database(bucket).removeSync(toBuffer(key));
+      this.countWrite(key.length);
       if (existed) this.journalRecord(bucket, key, undefined);
       return existed;
     },
@@ -224,6 +340,7 @@ export class LmdbBackend implements Backend {
   async sync(): Promise<void> {
     // During a reclaim, recent writes may live only in the not yet renamed copy.
     if (this.reclaiming !== undefined) await this.reclaiming;
+    await this.commitGroup();
     await this.environment.root.flushed;
   }
 
@@ -233,6 +350,10 @@ export class LmdbBackend implements Backend {
 
   /** Walks every bucket inside one read transaction, a batch per event-loop turn. */
   private async *snapshotRecords(): AsyncGenerator<SnapshotRecord> {
+    // The read transaction sees committed data only: commit what write() returned so far. No
+    // await lies between the loop's last check and useReadTransaction().
+    do await this.commitGroup();
+    while (this.group !== undefined);
     const environment = this.environment;
     const transaction = environment.root.useReadTransaction();
     this.openSnapshots++;
@@ -264,6 +385,8 @@ export class LmdbBackend implements Backend {
 
   async restore(chunks: AsyncIterable<Uint8Array>): Promise<void> {
     assert(this.journal === undefined, 'restore during reclaimSpace');
+    do await this.commitGroup();
+    while (this.group !== undefined);
     this.environment.root.transactionSync(() => {
       for (const database of this.environment.databases.values()) database.clearSync();
       this.database('meta').putSync(toBuffer(RESTORE_PENDING_KEY), Buffer.from([1]));
@@ -294,6 +417,8 @@ export class LmdbBackend implements Backend {
     this.environment.root.transactionSync(() => {
       this.database('meta').removeSync(toBuffer(RESTORE_PENDING_KEY));
     });
+    // Should a write() have opened a group meanwhile, the restore's transactions joined it.
+    await this.commitGroup();
     const bytes = this.database('meta').get(toBuffer(CONSISTENT_INDEX_KEY));
     this.cachedConsistentIndex = bytes === undefined ? 0 : decodeUint64(bytes);
   }
@@ -326,11 +451,15 @@ export class LmdbBackend implements Backend {
 
   private async reclaimByCopy(): Promise<ReclaimReport> {
     assert(this.journal === undefined, 'reclaimSpace already running');
-    const sizeBeforeBytes = fs.statSync(this.file).size;
     const copyFile = `${this.file}.reclaim`;
     fs.rmSync(copyFile, { force: true });
     fs.rmSync(`${copyFile}-lock`, { force: true });
+    // The copy holds committed data only; what write() returned before must be in it, and what
+    // comes after goes to the journal (no await between the last check and setting it).
+    do await this.commitGroup();
+    while (this.group !== undefined);
     this.journal = [];
+    const sizeBeforeBytes = fs.statSync(this.file).size;
     let copy: Environment;
     try {
       await this.environment.root.backup(copyFile, true);
@@ -339,6 +468,10 @@ export class LmdbBackend implements Backend {
       this.journal = undefined;
       throw error;
     }
+    // Writes journaled so far may still sit in the open group: commit it to the old file too,
+    // then replay and switch with no await in between, so no write falls between the two.
+    do await this.commitGroup();
+    while (this.group !== undefined);
     const journal = this.journal;
     this.journal = undefined;
     for (let i = 0; i < journal.length; i += RESTORE_BATCH_RECORDS) {
@@ -383,6 +516,7 @@ export class LmdbBackend implements Backend {
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.reclaiming !== undefined) await this.reclaiming;
+    await this.commitGroup();
     await this.environment.root.flushed;
     this.closed = true;
     await this.environment.root.close();

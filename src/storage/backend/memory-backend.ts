@@ -82,7 +82,8 @@ export class MemoryBackend implements Backend {
   private bucket(name: BucketName): SortedBucket {
     assert(!this.closed, 'MemoryBackend used after close');
     const bucket = this.buckets.get(name);
-    assert(bucket !== undefined, `unknown bucket ${name}`);
+    // The message is built only on failure (this runs for every read and write).
+    if (bucket === undefined) assert(false, `unknown bucket ${name}`);
     return bucket;
   }
 
