@@ -74,6 +74,13 @@ export const API_ERRORS = {
       GrpcCode.UNIMPLEMENTED,
       'grpc: compressed messages are not supported by this server (grpc-encoding identity only)',
     ),
+  leaseNotFound: () => new ApiError(GrpcCode.NOT_FOUND, 'etcdserver: requested lease not found'),
+  /** The MVCC layer carries lease ids as Numbers for now; larger ids are refused, not rounded. */
+  leaseIdUnsupported: () =>
+    new ApiError(
+      GrpcCode.INVALID_ARGUMENT,
+      `sigil: lease IDs above ${Number.MAX_SAFE_INTEGER} are not supported yet`,
+    ),
   unimplemented: (what: string) =>
     new ApiError(GrpcCode.UNIMPLEMENTED, `sigil: ${what} is not implemented yet`),
   deadlineExceeded: () =>

@@ -17,7 +17,7 @@ import type {
 } from '../../mvcc/index.ts';
 import { API_ERRORS } from '../etcd-errors.ts';
 import type { RequestMessage } from '../rpc-method.ts';
-import { bytesOf, optionalBytes, toNumber, type WireInt64 } from '../wire-values.ts';
+import { bytesOf, optionalBytes, toBigInt, toNumber, type WireInt64 } from '../wire-values.ts';
 
 type Bytes = Uint8Array | readonly number[] | undefined;
 
@@ -60,8 +60,7 @@ export function toRangeRequest(message: RequestMessage): RangeRequest {
 
 export function toPutRequest(message: RequestMessage): PutRequest {
   const value = bytesOf(message.value as Bytes);
-  // mvcc's PutRequest.lease is a Number: ids above 2^53 lose precision here (see report).
-  const lease = toNumber(message.lease as WireInt64);
+  const lease = leaseIdOf(message.lease as WireInt64);
   const ignoreValue = message.ignore_value === true;
   const ignoreLease = message.ignore_lease === true;
   const request = {
@@ -75,6 +74,16 @@ export function toPutRequest(message: RequestMessage): PutRequest {
   if (ignoreValue && value.length !== 0) throw API_ERRORS.valueProvided();
   if (ignoreLease && lease !== 0) throw API_ERRORS.leaseProvided();
   return request;
+}
+
+/**
+ * mvcc carries lease ids as Numbers. LeaseGrant refuses ids above 2^53 - 1, so no such lease
+ * exists: a larger id is an unknown lease, never silently rounded onto another one.
+ */
+function leaseIdOf(value: WireInt64): number {
+  const id = toBigInt(value);
+  if (id < 0n || id > BigInt(Number.MAX_SAFE_INTEGER)) throw API_ERRORS.leaseNotFound();
+  return Number(id);
 }
 
 export function toDeleteRangeRequest(message: RequestMessage): DeleteRangeRequest {

@@ -49,10 +49,9 @@ function keepAliveSession(server: ServerApi, call: StreamCall) {
 export function leaseMethods(server: ServerApi): Record<string, MethodHandler> {
   return {
     LeaseGrant: unary(async (request) => {
-      const granted = await server.leaseGrant(
-        toNumber(request.TTL as WireInt64),
-        toBigInt(request.ID as WireInt64),
-      );
+      const id = toBigInt(request.ID as WireInt64);
+      if (id > BigInt(Number.MAX_SAFE_INTEGER)) throw API_ERRORS.leaseIdUnsupported();
+      const granted = await server.leaseGrant(toNumber(request.TTL as WireInt64), id);
       const message = idMessage({ header: headerMessage(granted.header) }, granted.id);
       if (granted.ttl !== 0) message.TTL = granted.ttl;
       return message;
