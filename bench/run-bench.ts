@@ -22,6 +22,7 @@ interface BenchOptions {
   sequentialKeys?: boolean;
   consistency: string;
   workers: string;
+  maxSeconds: string;
   json?: boolean;
 }
 
@@ -29,6 +30,8 @@ interface BenchReport {
   readonly workload: Workload;
   readonly endpoints: string[];
   readonly total: number;
+  /** Requests that completed (successfully or not): fewer than total when --max-seconds hit. */
+  readonly completed: number;
   readonly clients: number;
   readonly conns: number;
   readonly workers: number;
@@ -116,6 +119,7 @@ async function runBench(workload: Workload, options: BenchOptions): Promise<Benc
     clients: clientCounts[i],
     conns: connCounts[i],
     firstSequence: totals.slice(0, i).reduce((sum, value) => sum + value, 0),
+    maxSeconds: Number(options.maxSeconds),
   }));
   const results = workers === 1 ? [await runInThisThread(shares[0])] : await runInWorkers(shares);
   const errors = results.reduce((sum, result) => sum + result.errors, 0);
@@ -123,21 +127,24 @@ async function runBench(workload: Workload, options: BenchOptions): Promise<Benc
   // process.cpuUsage() is process-wide even inside a worker, and the shares run concurrently, so
   // the largest reading covers the whole run; summing would count it once per worker.
   const cpuMicros = Math.max(...results.map((result) => result.cpuMicros));
+  const succeeded = results.reduce((sum, result) => sum + result.latenciesMs.length, 0);
+  const completed = succeeded + errors;
   return {
     workload,
     endpoints,
     total,
+    completed,
     clients,
     conns,
     workers,
     keySize,
     valueSize,
     durationSeconds,
-    requestsPerSecond: (total - errors) / durationSeconds,
+    requestsPerSecond: succeeded / durationSeconds,
     errors,
     firstError: results.find((result) => result.firstError !== null)?.firstError ?? null,
     latency: summarizeLatencies(results.map((result) => result.latenciesMs)),
-    clientCpuMicrosPerRequest: cpuMicros / total,
+    clientCpuMicrosPerRequest: cpuMicros / Math.max(1, completed),
   };
 }
 
@@ -145,7 +152,7 @@ function printReport(report: BenchReport): void {
   const ms = (value: number): string => `${value.toFixed(2)} ms`;
   const lines = [
     `workload ${report.workload} on ${report.endpoints.join(',')}: ${report.total} requests, ` +
-      `${report.clients} clients, ${report.conns} conns, ${report.workers} workers, key ${report.keySize} B, value ${report.valueSize} B`,
+      `(${report.completed} completed), ${report.clients} clients, ${report.conns} conns, ${report.workers} workers, key ${report.keySize} B, value ${report.valueSize} B`,
     `  total      ${report.durationSeconds.toFixed(3)} s`,
     `  requests/s ${report.requestsPerSecond.toFixed(1)}`,
     `  latency    p50 ${ms(report.latency.p50Ms)}  p90 ${ms(report.latency.p90Ms)}  ` +
@@ -171,6 +178,7 @@ const program = new Command('bench')
     new Option('--consistency <l|s>', 'range consistency').choices(['l', 's']).default('l'),
   )
   .option('--workers <n>', 'worker threads sharing the clients and conns', '1')
+  .option('--max-seconds <s>', 'stop issuing requests after this long (0: no limit)', '0')
   .option('--json', 'print one machine-readable JSON object')
   .action(async (workload: string, options: BenchOptions) => {
     if (!(WORKLOADS as readonly string[]).includes(workload)) {

@@ -14,6 +14,8 @@ export interface LoadShare extends WorkloadOptions {
   readonly conns: number;
   /** The sequence number of this share's first request, so sequential keys do not overlap. */
   readonly firstSequence: number;
+  /** Stop issuing new requests this long after the start (0 or absent: no time bound). */
+  readonly maxSeconds?: number;
 }
 
 export interface LoadResult {
@@ -48,8 +50,11 @@ export async function prepareLoad(share: LoadShare): Promise<PreparedLoad> {
     let firstError: string | null = null;
     const startedNs = process.hrtime.bigint();
     const startedCpu = process.cpuUsage();
+    const maxSeconds = share.maxSeconds ?? 0;
+    const deadlineNs = maxSeconds > 0 ? startedNs + BigInt(Math.round(maxSeconds * 1e9)) : null;
     const loop = async (): Promise<void> => {
       while (issued < share.total) {
+        if (deadlineNs !== null && process.hrtime.bigint() >= deadlineNs) return;
         const sequence = share.firstSequence + issued++;
         const sentNs = process.hrtime.bigint();
         try {

@@ -110,7 +110,10 @@ export interface ReadState {
  * Everything the application must do, in order: persist `hardState`, `entries` and `snapshot`
  * (fsync when `mustSync`), then send `messages`, then apply `snapshot` and `committedEntries`,
  * then call `advance()`. Messages are only handed out once what they acknowledge is in this or
- * an earlier Ready's persisted state, so sending after persisting is always safe.
+ * an earlier Ready's persisted state, so sending after persisting is always safe. One
+ * exception is allowed (Raft thesis §10.2.1): when the Ready was cut while leading, its messages
+ * may leave before its entries are persisted, since the leader counts its own entries toward
+ * commit only once advance() reports them durable.
  */
 export interface Ready {
   readonly softState: SoftState | null;

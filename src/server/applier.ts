@@ -98,7 +98,11 @@ function checkSpace(context: ApplyContext): void {
 }
 
 function checkLease(lessor: Lessor, lease: number | undefined): void {
-  if (lease !== undefined && lease !== 0 && !lessor.has(BigInt(lease))) {
+  if (lease === undefined || lease === 0) return;
+  // Not every caller is the gRPC decoder: a lease that is no integer (NaN arrives here as
+  // null) names no lease, and must fail like one rather than throw inside apply on every
+  // member, again at every replay.
+  if (!Number.isSafeInteger(lease) || !lessor.has(BigInt(lease))) {
     throw new ServerError('lease-not-found');
   }
 }

@@ -121,8 +121,16 @@ export class SigilMember implements ServerApi {
   /** Opens (or bootstraps) the member's data and starts its raft loop and transport. */
   static async start(config: MemberConfig, env: MemberEnvironment): Promise<SigilMember> {
     validateMemberConfig(config);
-    const storage = await openRaftStorage({ ...config, fs: env.fs });
     const schedule = env.schedule ?? ((task: () => void) => void setImmediate(task));
+    // The WAL's group commit yields through the same scheduler as all other background work:
+    // with an injected one (the simulator's), no real event-loop turn is left to decide order.
+    const storage = await openRaftStorage({
+      ...config,
+      fs: env.fs,
+      ...(env.schedule === undefined
+        ? {}
+        : { yieldToAppenders: () => new Promise<void>((resolve) => schedule(resolve)) }),
+    });
     if (env.backend.restorePending() && storage.snapshot === null) {
       throw new Error('the backend holds a half-finished restore and no snapshot can repair it');
     }

@@ -23,6 +23,7 @@ import {
   NO_MEMBER,
   RawNode,
   type ConfChange,
+  type HardState,
   type MemoryLogStorage,
   type Ready,
   type Snapshot,
@@ -74,6 +75,8 @@ export class RaftLoop {
   private running: Promise<void> | null = null;
   private tickTimer: TimerHandle | null = null;
   private stopped = false;
+  /** A commit-only hard state not yet written: it rides along with the next fsync'd save. */
+  private unsavedHardState: HardState | null = null;
 
   constructor(private readonly options: RaftLoopOptions) {
     const { config, storage, stateMachine } = options;
@@ -86,9 +89,13 @@ export class RaftLoop {
     this.appliedValue = this.snapshotIndex;
     this.termValue = storage.hardState.term;
     this.commitValue = storage.hardState.commit;
+    // A commit-index-only hard state is not fsync'd (see handleReady), so the backend may be
+    // ahead of the WAL's commit index; it is never ahead of the WAL's entries, because only
+    // durable entries are applied. Raft relearns the commit index from the leader (or, if this
+    // member leads, from a quorum) and the state machine skips what the backend holds.
     assert(
-      stateMachine.appliedIndex <= Math.max(storage.hardState.commit, this.snapshotIndex),
-      'the backend never runs ahead of the durable commit index',
+      stateMachine.appliedIndex <= Math.max(storage.storage.lastIndex(), this.snapshotIndex),
+      'the backend never runs ahead of the durable log',
     );
     const electionTicks = Math.max(2, Math.round(config.electionMs / config.heartbeatMs));
     this.node = new RawNode(
@@ -189,9 +196,23 @@ export class RaftLoop {
 
   private async handleReady(ready: Ready): Promise<void> {
     const { hooks, stateMachine, transport } = this.options;
+    // Raft thesis §10.2.1, as etcd does: a leader replicates its entries while it writes them
+    // itself, so its fsync and its followers' overlap. This is safe because the core counts the
+    // leader's own log toward commit only after advance() reports it durable. Only a Ready cut
+    // while leading qualifies: a member that stepped down in it may be granting a vote, which
+    // must be durable before it leaves.
+    const sendBeforePersist = (ready.softState?.role ?? this.softState.role) === 'leader';
+    if (sendBeforePersist && ready.messages.length > 0) transport.send(ready.messages);
     if (ready.snapshot !== null) await this.persistSnapshot(ready.snapshot);
-    if (ready.hardState !== null || ready.entries.length > 0) {
-      await this.wal.save(ready.hardState, ready.entries);
+    if (ready.mustSync || ready.entries.length > 0 || ready.snapshot !== null) {
+      await this.wal.save(ready.hardState ?? this.unsavedHardState, ready.entries);
+      this.unsavedHardState = null;
+    } else if (ready.hardState !== null) {
+      // Only the commit index moved (raft's mustSync is false, as in etcd): waiting for an
+      // fsync of it would add a whole disk round trip to every write on the leader, between the
+      // quorum's acknowledgement and the apply. The entries being applied are already durable
+      // here; a commit index lost in a crash is relearnt (see the constructor).
+      this.unsavedHardState = ready.hardState;
     }
     if (this.stopped) return;
     if (ready.snapshot !== null) {
@@ -203,7 +224,7 @@ export class RaftLoop {
       this.commitValue = ready.hardState.commit;
     }
     this.logStorage.append(ready.entries);
-    if (ready.messages.length > 0) transport.send(ready.messages);
+    if (!sendBeforePersist && ready.messages.length > 0) transport.send(ready.messages);
     if (ready.snapshot !== null) await this.installSnapshot(ready.snapshot);
     if (ready.committedEntries.length > 0) {
       stateMachine.applyEntries(ready.committedEntries, {

@@ -48,6 +48,9 @@ export interface OpenRaftStorageOptions {
   readonly initialCluster: readonly FoundingMember[];
   readonly initialClusterState: 'new' | 'existing';
   readonly walSegmentBytes?: number;
+  /** How the WAL writer lets appenders join the next batch (default: one setImmediate turn);
+   *  the simulator passes its own scheduler so no real event-loop turn decides the order. */
+  readonly yieldToAppenders?: () => Promise<void>;
 }
 
 export interface RaftStorageState {
@@ -65,8 +68,12 @@ export async function openRaftStorage(options: OpenRaftStorageOptions): Promise<
   const { fs, dataDir } = options;
   const snapshotter = new Snapshotter(fs, snapDirectory(dataDir));
   const directory = walDirectory(dataDir);
-  const walOptions =
-    options.walSegmentBytes === undefined ? {} : { segmentBytes: options.walSegmentBytes };
+  const walOptions = {
+    ...(options.walSegmentBytes === undefined ? {} : { segmentBytes: options.walSegmentBytes }),
+    ...(options.yieldToAppenders === undefined
+      ? {}
+      : { yieldToAppenders: options.yieldToAppenders }),
+  };
   const fresh = !(await walExists(fs, directory));
   if (fresh && options.initialClusterState === 'existing') {
     throw new Error(

@@ -1,0 +1,171 @@
+/**
+ * The PeerTransport members get in the member world: every message is encoded with the real
+ * message codec and decoded on arrival (so the member never shares objects with its peers, as
+ * over TCP), and travels over the simulator's SimNetwork (per-message delay, loss, duplication,
+ * late delivery that reorders, cut links). The transport contract's callbacks are honoured:
+ * handlers never run inside `send`, every MsgSnap gets exactly one snapshot status, and a
+ * partitioned peer is reported unreachable.
+ *
+ * Deliberately harsher than TCP: messages on one link may be reordered and duplicated. Raft must
+ * tolerate both, and the glue must not rely on the transport's in-order promise for safety.
+ */
+import { asMemberId, type MemberId } from '../../../src/base/index.ts';
+import type { Message } from '../../../src/raft/index.ts';
+import {
+  decodeMessage,
+  encodeMessage,
+  type MessageHandler,
+  type PeerStats,
+  type PeerTransport,
+  type SnapshotStatusHandler,
+  type UnreachableHandler,
+} from '../../../src/transport/index.ts';
+import type { SimNetwork } from '../sim-network.ts';
+import type { World } from '../world.ts';
+
+/** Routes messages between the transports of the members' current processes. */
+export class SimPeerNetwork {
+  private readonly current = new Map<bigint, SimPeerTransport>();
+  delivered = 0;
+
+  constructor(
+    readonly world: World,
+    readonly network: SimNetwork,
+    /** Members are network endpoints by a small number; member ids are large. */
+    private readonly endpointOf: (id: bigint) => number,
+  ) {}
+
+  /** A transport for a new process of member `id`; it replaces the dead process's one. */
+  transport(id: bigint): SimPeerTransport {
+    const transport = new SimPeerTransport(asMemberId(id), this);
+    this.current.set(id, transport);
+    return transport;
+  }
+
+  route(sender: SimPeerTransport, message: Message): void {
+    const bytes = encodeMessage(message);
+    const isSnapshot = message.type === 'MsgSnap';
+    const to = message.to;
+    const report = (ok: boolean, partitioned: boolean): void => {
+      // Feedback comes later, never inside send (the contract), and only to a live process.
+      this.world.schedule(0, () => {
+        if (!sender.running) return;
+        if (partitioned) sender.unreachable(to);
+        if (isSnapshot) sender.snapshotDone(to, ok);
+      });
+    };
+    this.network.send(
+      this.endpointOf(message.from),
+      this.endpointOf(to),
+      () => {
+        const target = this.current.get(to);
+        if (target === undefined || !target.running) {
+          if (isSnapshot) report(false, false);
+          return;
+        }
+        this.delivered++;
+        const copy = decodeMessage(bytes.slice(), true);
+        this.world.trace.record(this.world.nowMs, describeDelivery(copy));
+        target.deliver(copy);
+        if (isSnapshot) report(true, false);
+      },
+      (reason) => report(false, reason === 'partition'),
+    );
+  }
+}
+
+export class SimPeerTransport implements PeerTransport {
+  running = false;
+  readonly peers = new Map<MemberId, readonly string[]>();
+  private messageHandler: MessageHandler | null = null;
+  private unreachableHandler: UnreachableHandler | null = null;
+  private snapshotHandler: SnapshotStatusHandler | null = null;
+  private sent = 0;
+
+  constructor(
+    readonly id: MemberId,
+    private readonly network: SimPeerNetwork,
+  ) {}
+
+  async start(): Promise<void> {
+    this.running = true;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+  }
+
+  /** The process died: nothing more goes out or comes in. */
+  kill(): void {
+    this.running = false;
+  }
+
+  addPeer(peer: MemberId, urls: readonly string[]): void {
+    this.peers.set(peer, urls);
+  }
+
+  updatePeer(peer: MemberId, urls: readonly string[]): void {
+    this.peers.set(peer, urls);
+  }
+
+  removePeer(peer: MemberId): void {
+    this.peers.delete(peer);
+  }
+
+  send(messages: readonly Message[]): void {
+    for (const message of messages) {
+      if (message.from !== this.id) throw new Error("a transport sends only its member's messages");
+      if (!this.running) continue;
+      if (!this.peers.has(message.to)) continue;
+      this.sent++;
+      this.network.route(this, message);
+    }
+  }
+
+  onMessage(handler: MessageHandler): void {
+    this.messageHandler = handler;
+  }
+
+  onUnreachable(handler: UnreachableHandler): void {
+    this.unreachableHandler = handler;
+  }
+
+  onSnapshotStatus(handler: SnapshotStatusHandler): void {
+    this.snapshotHandler = handler;
+  }
+
+  deliver(message: Message): void {
+    if (this.running) this.messageHandler?.(message);
+  }
+
+  unreachable(peer: MemberId): void {
+    if (this.running) this.unreachableHandler?.(peer);
+  }
+
+  snapshotDone(peer: MemberId, ok: boolean): void {
+    if (this.running) this.snapshotHandler?.(peer, ok);
+  }
+
+  peerStats(peer: MemberId): PeerStats | undefined {
+    if (!this.peers.has(peer)) return undefined;
+    return {
+      connected: this.running,
+      queuedMessages: 0,
+      sentMessages: this.sent,
+      sentBatches: this.sent,
+      droppedMessages: 0,
+      sentBytes: 0,
+      snapshotsSent: 0,
+      snapshotsFailed: 0,
+    };
+  }
+}
+
+function describeDelivery(message: Message): string {
+  return (
+    `deliver ${message.type} ${message.from.toString(16)}->${message.to.toString(16)} ` +
+    `t${message.term} i${message.index}/${message.logTerm} c${message.commit} ` +
+    `n${message.entries.length}${message.reject ? ' reject' : ''}` +
+    `${message.snapshot === null ? '' : ` snap${message.snapshot.metadata.index}`}`
+  );
+}
