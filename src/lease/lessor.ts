@@ -134,7 +134,8 @@ export class Lessor {
     const remaining =
       lease.expiryMs === FOREVER_MS
         ? lease.ttlSeconds
-        : Math.max(0, Math.ceil((lease.expiryMs - nowMs) / 1000));
+        : // Whole seconds left, truncated as etcd's int64(Remaining().Seconds()).
+          Math.max(0, Math.floor((lease.expiryMs - nowMs) / 1000));
     return {
       id,
       ttlSeconds: remaining,

@@ -68,6 +68,9 @@ describe('Lessor', { timeout: 10_000 }, () => {
     assert.equal(lessor.renew(1n, 104_000), 5);
     assert.deepEqual(lessor.expired(108_999, 10), []);
     assert.equal(lessor.timeToLive(1n, 106_000).ttlSeconds, 3);
+    // Truncated like etcd's int64(Remaining().Seconds()): 4.999 s left reads as 4.
+    assert.equal(lessor.timeToLive(1n, 104_001).ttlSeconds, 4);
+    assert.equal(lessor.timeToLive(1n, 108_999).ttlSeconds, 0);
     lessor.demote();
     assert.deepEqual(lessor.expired(10_000_000, 10), []);
     assert.equal(lessor.renew(404n, 0), 0, 'unknown lease: TTL 0, as etcd keepalive');
