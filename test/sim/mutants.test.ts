@@ -7,13 +7,13 @@ import { simulate } from './simulate.ts';
 const SEEDS_MAX = 200;
 
 for (const mutant of MUTANTS) {
-  test(`simulator catches the ${mutant} mutant within ${SEEDS_MAX} seeds`, (context) => {
+  test(`simulator catches the ${mutant} mutant within ${SEEDS_MAX} seeds`, async (context) => {
     for (let seed = 0; seed < SEEDS_MAX; seed++) {
-      const mutated = simulate({ seed, mutant });
+      const mutated = await simulate({ seed, mutant });
       if (mutated.violations.length === 0) continue;
       // A catch counts only if the same world passes with the unmodified core, so an unrelated
       // bug cannot make this test pass.
-      const baseline = simulate({ seed });
+      const baseline = await simulate({ seed });
       if (baseline.violations.length > 0) continue;
       const first = mutated.violations[0];
       context.diagnostic(`caught at seed ${seed} by ${first.property}: ${first.detail}`);

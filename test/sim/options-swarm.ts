@@ -34,6 +34,20 @@ export interface FaultOptions {
   readonly faultDurationMsMax: number;
 }
 
+/** Which disk the members write: the in-memory model (sim-disk.ts) or the real WAL and
+ *  Snapshotter on a faulty file system (wal-disk.ts). */
+export type DiskKind = 'model' | 'wal';
+export const DISK_KINDS: readonly DiskKind[] = ['model', 'wal'];
+
+export interface DiskOptions {
+  readonly kind: DiskKind;
+  /** WAL segment size: small, so cuts and releases happen often (and the faulty file system
+   *  copies a whole file per fsync, so big segments would only cost time). */
+  readonly walSegmentBytes: number;
+  /** Probability that a crash also flips a bit of synced WAL data (WAL disk only). */
+  readonly corruptionRate: number;
+}
+
 export interface SimOptions {
   readonly seed: number;
   readonly mutant: Mutant | null;
@@ -60,11 +74,13 @@ export interface SimOptions {
   readonly faultPhaseMsMax: number;
   /** After healing, a leader must commit within this many of its ticks. */
   readonly livenessTicksMax: number;
+  readonly disk: DiskOptions;
 }
 
 export interface SwarmOverrides {
   readonly memberCount?: number;
   readonly mutant?: Mutant | null;
+  readonly disk?: DiskKind;
 }
 
 const pick = <T>(random: SeededRandom, choices: readonly T[]): T =>
@@ -106,7 +122,7 @@ export function drawSimOptions(seed: number, overrides: SwarmOverrides = {}): Si
     tornWriteRate: pick(random, [0, 0.3, 0.7]),
     faultDurationMsMax: pick(random, [100, 300, 1000]),
   };
-  return {
+  const drawn: Omit<SimOptions, 'disk'> = {
     seed,
     mutant: overrides.mutant ?? null,
     memberCount,
@@ -130,6 +146,14 @@ export function drawSimOptions(seed: number, overrides: SwarmOverrides = {}): Si
     faultPhaseMsMax: 20_000,
     livenessTicksMax: electionTicks * 30,
   };
+  // Drawn last, so every other choice of a seed is the same whichever disk it runs on.
+  const kind: DiskKind = random.chance(0.5) ? 'wal' : 'model';
+  const disk: DiskOptions = {
+    kind: overrides.disk ?? kind,
+    walSegmentBytes: pick(random, [4096, 4096, 16384]),
+    corruptionRate: pick(random, [0, 0.1, 0.3]),
+  };
+  return { ...drawn, disk };
 }
 
 export function describeSimOptions(options: SimOptions): string {
@@ -147,5 +171,8 @@ export function describeSimOptions(options: SimOptions): string {
     `powercut=${faults.correlatedCrashRate} torn=${faults.tornWriteRate}`,
     `clients=${options.clientCount} keys=${options.keyCount} ops=${options.operationCount}`,
     `timeout=${options.clientTimeoutMs}ms`,
+    options.disk.kind === 'model'
+      ? 'disk=model'
+      : `disk=wal segment=${options.disk.walSegmentBytes}B rot=${options.disk.corruptionRate}`,
   ].join(' ');
 }

@@ -1,7 +1,11 @@
 /**
  * The simulator's command line:
  *
- *   npm run sim -- --seeds N [--start S] [--mutant NAME] [--members M] [--trace]
+ *   npm run sim -- --seeds N [--start S] [--mutant NAME] [--members M] [--disk model|wal] [--trace]
+ *   npm run sim -- --world member --seeds N [--start S] [--trace]
+ *
+ * `--world raft` (the default) simulates the raft core alone; `--world member` runs real
+ * SigilMembers (test/sim/member-world/).
  *
  * runs seeds S..S+N-1 and prints, for each failing seed, the violated property and the command
  * that replays it. The last line is always the summary; the exit code is 1 when any seed failed.
@@ -10,12 +14,13 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { MUTANTS, type Mutant } from '../../src/raft/index.ts';
-import { simulate, type SimResult } from './simulate.ts';
+import { DISK_KINDS, type DiskKind } from './options-swarm.ts';
+import { simulateSeeds, type SimResult } from './simulate.ts';
 import type { WorkerRequest } from './sim-worker.ts';
 
 function usage(message: string): never {
   process.stderr.write(
-    `${message}\nusage: npm run sim -- --seeds N [--start S] [--mutant NAME] [--members M] [--trace] [--jobs J]\n` +
+    `${message}\nusage: npm run sim -- --seeds N [--start S] [--mutant NAME] [--members M] [--trace] [--jobs J] [--world raft|member] [--disk model|wal]\n` +
       `mutants: ${MUTANTS.join(', ')}\n`,
   );
   process.exit(2);
@@ -34,15 +39,18 @@ async function runSeeds(
   jobs: number,
   request: Omit<WorkerRequest, 'seeds'>,
 ): Promise<SimResult[]> {
+  if (request.world === 'member' && (jobs <= 1 || seeds.length < 2 * jobs)) {
+    // Loaded only when asked for: the raft-core runs need none of the member's code.
+    const { simulateMemberWorlds } = await import('./member-world/simulate-member-world.ts');
+    return simulateMemberWorlds(seeds, request.keepTrace);
+  }
   if (jobs <= 1 || seeds.length < 2 * jobs) {
-    return seeds.map((seed) =>
-      simulate({
-        seed,
-        mutant: request.mutant,
-        keepTrace: request.keepTrace,
-        ...(request.memberCount === undefined ? {} : { memberCount: request.memberCount }),
-      }),
-    );
+    return await simulateSeeds(seeds, {
+      mutant: request.mutant,
+      keepTrace: request.keepTrace,
+      ...(request.memberCount === undefined ? {} : { memberCount: request.memberCount }),
+      ...(request.disk === undefined ? {} : { disk: request.disk }),
+    });
   }
   // Interleaved slices balance the load: neighbouring seeds are unrelated worlds anyway.
   const slices = Array.from({ length: jobs }, (_, job) => seeds.filter((_, i) => i % jobs === job));
@@ -81,6 +89,8 @@ async function main(): Promise<void> {
         trace: { type: 'boolean', default: false },
         jobs: { type: 'string' },
         quiet: { type: 'boolean', default: false },
+        world: { type: 'string', default: 'raft' },
+        disk: { type: 'string' },
       },
       strict: true,
     });
@@ -95,6 +105,15 @@ async function main(): Promise<void> {
   if (memberCount !== undefined && ![1, 3, 5, 7].includes(memberCount)) {
     usage('--members must be 1, 3, 5 or 7');
   }
+  const world = values.world;
+  if (world !== 'raft' && world !== 'member') usage('--world must be raft or member');
+  if (world === 'member' && (values.mutant !== undefined || memberCount !== undefined)) {
+    usage('--mutant and --members apply to --world raft only');
+  }
+  // Absent: each seed draws its disk (half model, half the real WAL on a faulty file system).
+  const disk = values.disk as DiskKind | undefined;
+  if (disk !== undefined && !DISK_KINDS.includes(disk)) usage('--disk must be model or wal');
+  if (world === 'member' && disk !== undefined) usage('--disk applies to --world raft only');
   let mutant: Mutant | null = null;
   if (values.mutant !== undefined) {
     if (!(MUTANTS as readonly string[]).includes(values.mutant))
@@ -110,7 +129,13 @@ async function main(): Promise<void> {
   const defaultJobs = keepTrace ? 1 : Math.min(2, availableParallelism());
   const jobs = parseNatural(values.jobs, 'jobs', defaultJobs);
   const seedList = Array.from({ length: seeds }, (_, i) => start + i);
-  const results = await runSeeds(seedList, Math.max(1, jobs), { mutant, memberCount, keepTrace });
+  const results = await runSeeds(seedList, Math.max(1, jobs), {
+    mutant,
+    memberCount,
+    keepTrace,
+    world,
+    ...(disk === undefined ? {} : { disk }),
+  });
   for (const result of results) {
     const seed = result.seed;
     steps += result.steps;
@@ -126,10 +151,11 @@ async function main(): Promise<void> {
     violations++;
     const first = result.violations[0];
     const replay = [
-      'npm run sim -- --seeds 1',
+      `npm run sim --${world === 'member' ? ' --world member' : ''} --seeds 1`,
       `--start ${seed}`,
       ...(mutant === null ? [] : [`--mutant ${mutant}`]),
       ...(memberCount === undefined ? [] : [`--members ${memberCount}`]),
+      ...(disk === undefined ? [] : [`--disk ${disk}`]),
       '--trace',
     ].join(' ');
     process.stdout.write(

@@ -15,6 +15,7 @@ const hardState = (term: number, commit: number): HardState => ({
   vote: asMemberId(1n),
   commit: asLogIndex(commit),
 });
+const noTear = { tornWrite: false, corrupt: false };
 const indexes = (entries: readonly Entry[]): number[] => entries.map((e) => e.index);
 
 test('sim disk: synced writes survive a crash, unsynced ones do not', () => {
@@ -24,7 +25,7 @@ test('sim disk: synced writes survive a crash, unsynced ones do not', () => {
     true,
   );
   disk.persist({ snapshot: null, entries: [entry(3, 1)], hardState: hardState(1, 3) }, false);
-  const report = disk.crash(new SeededRandom(1), false);
+  const report = disk.crash(new SeededRandom(1), noTear);
   assert.equal(report.unsyncedWrites, 2);
   const recovered = disk.recover();
   assert.deepEqual(indexes(recovered.entries), [1, 2]);
@@ -35,7 +36,7 @@ test('sim disk: an fsync makes every earlier write durable', () => {
   const disk = new SimDisk();
   disk.persist({ snapshot: null, entries: [entry(1, 1)], hardState: null }, false);
   disk.persist({ snapshot: null, entries: [entry(2, 1)], hardState: hardState(1, 2) }, true);
-  disk.crash(new SeededRandom(1), false);
+  disk.crash(new SeededRandom(1), noTear);
   assert.deepEqual(indexes(disk.recover().entries), [1, 2]);
 });
 
@@ -65,7 +66,7 @@ test('sim disk: a torn write keeps a prefix of the unsynced writes, in order', (
       },
       false,
     );
-    const report = disk.crash(new SeededRandom(seed), true);
+    const report = disk.crash(new SeededRandom(seed), { tornWrite: true, corrupt: false });
     const recovered = disk.recover();
     const last = recovered.entries[recovered.entries.length - 1].index;
     assert.deepEqual(
@@ -95,7 +96,7 @@ test('sim disk: an application snapshot releases the log before it', () => {
     metadata: { index: asLogIndex(2), term: asTerm(1), confState: { voters: [], learners: [] } },
     data: new Uint8Array(0),
   });
-  disk.crash(new SeededRandom(1), false);
+  disk.crash(new SeededRandom(1), noTear);
   const recovered = disk.recover();
   assert.equal(recovered.snapshot?.metadata.index, 2);
   assert.deepEqual(indexes(recovered.entries), [3]);

@@ -5,7 +5,7 @@
  * (a torn record is truncated on recovery, as the WAL's CRC framing does).
  *
  * Members see the disk only through `MemberDisk`, so the real WAL over a faulty FileSystem
- * (src/storage) can replace this model without touching the member.
+ * (wal-disk.ts, over src/storage) can replace this model without touching the member.
  */
 import { assert, type Random } from '../../src/base/index.ts';
 import type { Entry, HardState, Snapshot } from '../../src/raft/types.ts';
@@ -27,20 +27,42 @@ export interface PersistBatch {
 
 export interface CrashReport {
   readonly unsyncedWrites: number;
-  /** Writes that survived anyway (torn-write prefix); the last may be partial. */
-  readonly survivingWrites: number;
+  /** Writes that survived anyway (torn-write prefix); the last may be partial. Null when only
+   *  the disk's own recovery will tell (the WAL disk). */
+  readonly survivingWrites: number | null;
   readonly tornEntries: boolean;
+  /** Whether corruption was injected (not if asked of a disk that has nothing written). */
+  readonly corrupted: boolean;
+}
+
+export interface CrashOptions {
+  /** A prefix of the unsynced writes reaches the platters, the last one possibly cut short. */
+  readonly tornWrite: boolean;
+  /** Also rot one bit of synced data that recovery must report (WAL disk only). */
+  readonly corrupt: boolean;
+}
+
+/** The disk cannot be read back (injected corruption was detected): the member is lost for
+ *  good, like a member whose disk died. Expected, never a violation. */
+export class DiskUnreadableError extends Error {
+  override readonly name = 'DiskUnreadableError';
 }
 
 export interface MemberDisk {
+  /** Writes a fresh data directory holding `state` (a founder's bootstrap), durably. */
+  format(state: DurableState): void;
   /** Writes `batch`; durable at once when `sync`, which also makes every earlier write durable. */
   persist(batch: PersistBatch, sync: boolean): void;
   /** The application's own snapshot: fsynced (with everything before it), and the log before
    *  it released. */
   saveSnapshot(snapshot: Snapshot): void;
   /** Power loss: unsynced writes are lost, or with `tornWrite`, a prefix of them survives. */
-  crash(random: Random, tornWrite: boolean): CrashReport;
+  crash(random: Random, options: CrashOptions): CrashReport;
+  /** What a starting process reads; throws DiskUnreadableError if the disk cannot be read. */
   recover(): DurableState;
+  /** I/O still in flight, or null when idle. The simulator awaits it before the next world
+   *  event, so every operation completes within the event that issued it. */
+  settled(): Promise<void> | null;
 }
 
 type Write =
@@ -53,6 +75,15 @@ export class SimDisk implements MemberDisk {
   private snapshot: Snapshot | null = null;
   private entries: Entry[] = [];
   private unsynced: Write[] = [];
+
+  format(state: DurableState): void {
+    assert(state.snapshot === null, 'a fresh data directory holds no snapshot');
+    this.persist({ snapshot: null, entries: state.entries, hardState: state.hardState }, true);
+  }
+
+  settled(): null {
+    return null;
+  }
 
   persist(batch: PersistBatch, sync: boolean): void {
     if (batch.snapshot !== null) this.unsynced.push({ kind: 'snapshot', snapshot: batch.snapshot });
@@ -74,7 +105,9 @@ export class SimDisk implements MemberDisk {
     this.entries = this.entries.filter((entry) => entry.index > index);
   }
 
-  crash(random: Random, tornWrite: boolean): CrashReport {
+  crash(random: Random, options: CrashOptions): CrashReport {
+    assert(!options.corrupt, 'the model disk does not model corruption; the WAL disk does');
+    const tornWrite = options.tornWrite;
     const unsyncedWrites = this.unsynced.length;
     let survivingWrites = 0;
     let tornEntries = false;
@@ -94,7 +127,7 @@ export class SimDisk implements MemberDisk {
       }
     }
     this.unsynced = [];
-    return { unsyncedWrites, survivingWrites, tornEntries };
+    return { unsyncedWrites, survivingWrites, tornEntries, corrupted: false };
   }
 
   recover(): DurableState {

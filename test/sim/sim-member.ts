@@ -37,7 +37,7 @@ import {
   type MemberLogStorage,
   type RaftNode,
 } from './raft-adapter.ts';
-import type { MemberDisk } from './sim-disk.ts';
+import { DiskUnreadableError, type DurableState, type MemberDisk } from './sim-disk.ts';
 import type { World } from './world.ts';
 
 export type ClientRequest =
@@ -80,7 +80,10 @@ export interface MemberHost {
   note(line: string): void;
 }
 
-export type MemberState = 'up' | 'paused' | 'crashed' | 'removed';
+/** 'failed': its disk could not be read back at a restart; it stays down for good. */
+export type MemberState = 'up' | 'paused' | 'crashed' | 'removed' | 'failed';
+
+const NOTHING_ON_DISK: DurableState = { hardState: null, snapshot: null, entries: [] };
 
 /** Messages and requests a paused process would find queued in its socket buffers. */
 const PAUSED_INBOX_MAX = 4096;
@@ -120,17 +123,26 @@ export class SimMember {
     private readonly founders: ConfState,
   ) {
     this.id = asMemberId(BigInt(numericId));
-    this.storage = storageFromDisk(disk.recover(), founders);
+    // Only start() reads the disk: a WAL disk may still be settling its first writes here.
+    this.storage = storageFromDisk(NOTHING_ON_DISK, founders);
   }
 
   get isUp(): boolean {
     return this.state === 'up';
   }
 
-  /** Starts (or restarts) the process from what the disk holds. */
-  start(): void {
+  /** Starts (or restarts) the process from what the disk holds. Returns null, or why the disk
+   *  could not be read back, in which case the member has failed for good. */
+  start(): string | null {
     assert(this.state === 'crashed', `start a ${this.state} member`);
-    const durable = this.disk.recover();
+    let durable: DurableState;
+    try {
+      durable = this.disk.recover();
+    } catch (error) {
+      if (!(error instanceof DiskUnreadableError)) throw error;
+      this.state = 'failed';
+      return error.message;
+    }
     this.storage = storageFromDisk(durable, this.founders);
     const snapshot = this.storage.snapshot();
     this.kv = KvStateMachine.restore(snapshot.data);
@@ -157,18 +169,30 @@ export class SimMember {
       this.storage.initialState().hardState.commit,
     );
     this.startTicking();
+    return null;
   }
 
-  /** Power loss: memory is gone, and the disk keeps what it had synced (or a torn prefix). */
-  crash(tornWrite: boolean): string {
+  /** The configuration this member applied last (what it counts votes and acks with). */
+  get configuration(): ConfState {
+    return this.confState;
+  }
+
+  /** Power loss: memory is gone, and the disk keeps what it had synced (or a torn prefix).
+   *  Returns a description for the trace and whether corruption was injected. */
+  crash(tornWrite: boolean, corrupt: boolean): { description: string; corrupted: boolean } {
     assert(this.state === 'up' || this.state === 'paused', `crash a ${this.state} member`);
     this.stopProcess('crashed');
-    const report = this.disk.crash(this.host.random, tornWrite);
+    const report = this.disk.crash(this.host.random, { tornWrite, corrupt });
     const torn = tornWrite && report.unsyncedWrites > 0;
-    return (
-      `lost ${report.unsyncedWrites - report.survivingWrites}/${report.unsyncedWrites} unsynced ` +
-      `writes${torn ? ' (torn)' : ''}${report.tornEntries ? ' (inside a batch of entries)' : ''}`
-    );
+    const lost =
+      report.survivingWrites === null
+        ? `${report.unsyncedWrites} unsynced writes at risk`
+        : `lost ${report.unsyncedWrites - report.survivingWrites}/${report.unsyncedWrites} ` +
+          'unsynced writes';
+    const description =
+      `${lost}${torn ? ' (torn)' : ''}${report.tornEntries ? ' (inside a batch of entries)' : ''}` +
+      `${report.corrupted ? ' (bit rot injected)' : ''}`;
+    return { description, corrupted: report.corrupted };
   }
 
   /** The member applied its own removal (or saw it applied): it shuts down for good. */

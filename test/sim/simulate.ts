@@ -4,18 +4,28 @@
  * (liveness), reads every key once more, and finally checks the clients' history for
  * linearizability. Safety invariants are checked as every step happens; the first violation
  * ends the run.
+ *
+ * A run is async only because of the WAL disk: after each world event the run awaits the
+ * disks' I/O (microtasks only, see wal-disk.ts), so storage work always completes between two
+ * events, at points fixed by the seed.
  */
-import { asMemberId, BugError, SeededRandom } from '../../src/base/index.ts';
+import { asMemberId, assert, BugError, SeededRandom } from '../../src/base/index.ts';
 import type { ConfChange, ConfState, Message, Mutant } from '../../src/raft/index.ts';
 import { InvariantChecker, type Violation } from './checkers/invariants.ts';
 import { checkKvHistory } from './checkers/linearizability.ts';
 import { Nemesis, type NemesisHost } from './nemesis.ts';
 import { bootstrapDurableState } from './raft-adapter.ts';
-import { describeSimOptions, drawSimOptions, type SimOptions } from './options-swarm.ts';
-import { SimDisk } from './sim-disk.ts';
+import {
+  describeSimOptions,
+  drawSimOptions,
+  type DiskKind,
+  type SimOptions,
+} from './options-swarm.ts';
+import { SimDisk, type MemberDisk } from './sim-disk.ts';
 import { SimMember, type ClientReply, type ClientRequest, type MemberHost } from './sim-member.ts';
 import { SimNetwork } from './sim-network.ts';
 import { TraceRecorder } from './trace.ts';
+import { WalDisk } from './wal-disk.ts';
 import { Workload, type WorkloadHost } from './workload.ts';
 import { World } from './world.ts';
 
@@ -23,6 +33,8 @@ export interface SimulateRequest {
   readonly seed: number;
   readonly mutant?: Mutant | null;
   readonly memberCount?: number;
+  /** Forces the disk kind (the swarm draws one per seed otherwise). */
+  readonly disk?: DiskKind;
   readonly keepTrace?: boolean;
 }
 
@@ -63,6 +75,10 @@ class Simulation implements MemberHost, WorkloadHost, NemesisHost {
   private nextProbeId = 1_000_000_000;
   private committedAfterHeal = false;
   private readonly tickSkewRandom: SeededRandom;
+  private readonly diskRandom: SeededRandom;
+  private readonly disks: MemberDisk[] = [];
+  /** Members whose disk got injected corruption and that have not restarted since. */
+  private readonly doomed = new Set<number>();
   readonly stats = new Map<string, number>();
 
   constructor(
@@ -76,22 +92,45 @@ class Simulation implements MemberHost, WorkloadHost, NemesisHost {
     this.tickSkewRandom = root.fork();
     this.workload = new Workload(this, options, root.fork());
     this.nemesis = new Nemesis(this, options.faults, root.fork());
+    // Forked last, so a seed draws everything else the same on either disk.
+    this.diskRandom = root.fork();
     const founders = Array.from({ length: options.memberCount }, (_, i) =>
       asMemberId(BigInt(i + 1)),
     );
     this.latestConfiguration = { voters: founders, learners: [] };
     for (let i = 0; i < options.memberCount; i++) {
-      const disk = new SimDisk();
-      const bootstrap = bootstrapDurableState(founders);
-      disk.persist(
-        { snapshot: null, entries: bootstrap.entries, hardState: bootstrap.hardState },
-        true,
-      );
+      const disk = this.createDisk();
+      disk.format(bootstrapDurableState(founders));
       this.createMember(this.latestConfiguration, disk);
     }
   }
 
-  private createMember(founders: ConfState, disk: SimDisk): SimMember {
+  /** A fresh, empty disk for the next member to be created. */
+  private createDisk(): MemberDisk {
+    const disk: MemberDisk =
+      this.options.disk.kind === 'wal'
+        ? new WalDisk({
+            random: this.diskRandom.fork(),
+            segmentBytes: this.options.disk.walSegmentBytes,
+            memberId: this.members.length + 1,
+          })
+        : new SimDisk();
+    this.disks.push(disk);
+    return disk;
+  }
+
+  /** Every disk's I/O in flight, or null when all are idle (checked without awaiting, so
+   *  model-disk runs never leave the synchronous path); rejects with a storage failure. */
+  private diskWork(): Promise<unknown> | null {
+    let pending: Promise<void>[] | null = null;
+    for (const disk of this.disks) {
+      const work = disk.settled();
+      if (work !== null) (pending ??= []).push(work);
+    }
+    return pending === null ? null : Promise.all(pending);
+  }
+
+  private createMember(founders: ConfState, disk: MemberDisk): SimMember {
     const numericId = this.members.length + 1;
     const skew = this.options.tickSkewMax * (2 * this.tickSkewRandom.float() - 1);
     const tickMs = Math.max(1, Math.round(this.options.tickMs * (1 + skew)));
@@ -101,9 +140,13 @@ class Simulation implements MemberHost, WorkloadHost, NemesisHost {
     return member;
   }
 
-  run(): void {
+  async run(): Promise<void> {
     this.note(`world ${describeSimOptions(this.options)}`);
-    for (const member of this.members) member.start();
+    await this.diskWork();
+    for (const member of this.members) {
+      const failure = member.start();
+      assert(failure === null, `a freshly formatted disk is readable (${failure})`);
+    }
     this.workload.start();
     this.nemesis.start();
     this.world.schedule(PHASE_CHECK_MS, () => this.checkFaultPhase());
@@ -111,6 +154,8 @@ class Simulation implements MemberHost, WorkloadHost, NemesisHost {
     while (this.checker.violations.length === 0) {
       try {
         if (!this.world.step()) break;
+        const work = this.diskWork();
+        if (work !== null) await work;
       } catch (error) {
         this.checker.violations.push(describeException(error));
         break;
@@ -153,6 +198,7 @@ class Simulation implements MemberHost, WorkloadHost, NemesisHost {
     const probe = (): void => {
       if (this.committedAfterHeal) return;
       if (this.world.nowMs > deadlineMs) {
+        if (this.excuseLiveness()) return;
         this.checker.violations.push({
           property: 'liveness',
           detail:
@@ -186,7 +232,7 @@ class Simulation implements MemberHost, WorkloadHost, NemesisHost {
       this.world.stopped = true;
     });
     this.world.schedule(deadlineMs - this.world.nowMs, () => {
-      if (this.world.stopped) return;
+      if (this.world.stopped || this.excuseLiveness()) return;
       this.checker.violations.push({
         property: 'liveness',
         detail:
@@ -194,6 +240,33 @@ class Simulation implements MemberHost, WorkloadHost, NemesisHost {
           this.describeMembers(),
       });
     });
+  }
+
+  /**
+   * Liveness is owed only while a quorum can still form among members with readable disks:
+   * members whose disk failed (injected corruption) are gone for good, like a dead disk in
+   * production. A member elects and commits by the configuration it applied, which may lag
+   * or lead the others' (a removal it holds but does not know is committed), and a member
+   * whose configuration lost its quorum cannot help the others either (it refuses votes to
+   * shorter logs). So once a disk failed, liveness is excused if the newest configuration or
+   * any living member's lacks a readable majority. Consulted only when liveness already failed,
+   * and only in seeds that lost a disk, so it cannot hide a liveness bug elsewhere.
+   */
+  private excuseLiveness(): boolean {
+    const failed = new Set(
+      this.members.filter((member) => member.state === 'failed').map((m) => m.numericId),
+    );
+    if (failed.size === 0) return false;
+    const living = this.members.filter((m) => m.state !== 'failed' && m.state !== 'removed');
+    const configurations = [this.latestConfiguration, ...living.map((m) => m.configuration)];
+    if (configurations.every((configuration) => hasHealthyMajority(configuration, failed))) {
+      return false;
+    }
+    this.note(
+      `liveness not owed: a configuration in use lost its quorum to failed disks ${[...failed]}`,
+    );
+    this.world.stopped = true;
+    return true;
   }
 
   /** Each member's state, for liveness reports. */
@@ -209,6 +282,8 @@ class Simulation implements MemberHost, WorkloadHost, NemesisHost {
     this.stats.set(kind, (this.stats.get(kind) ?? 0) + 1);
     if (line.includes('(torn)'))
       this.stats.set('torn-write', (this.stats.get('torn-write') ?? 0) + 1);
+    if (line.includes('(bit rot injected)'))
+      this.stats.set('bit-rot', (this.stats.get('bit-rot') ?? 0) + 1);
   }
 
   leader(): SimMember | null {
@@ -238,20 +313,47 @@ class Simulation implements MemberHost, WorkloadHost, NemesisHost {
   }
 
   crash(member: SimMember, tornWrite: boolean): void {
-    const report = member.crash(tornWrite);
-    this.note(`crash ${member.numericId}: ${report}`);
+    const corrupt =
+      this.options.disk.kind === 'wal' &&
+      this.diskRandom.chance(this.options.disk.corruptionRate) &&
+      this.quorumSurvivesLosing(member);
+    const report = member.crash(tornWrite, corrupt);
+    if (report.corrupted) this.doomed.add(member.numericId);
+    this.note(`crash ${member.numericId}: ${report.description}`);
+  }
+
+  /** Whether every configuration in play (the newest, and each member's own) keeps a readable
+   *  majority if `member`'s disk fails too. Corruption is injected only then, so most
+   *  corrupted seeds still owe liveness (membership changes later may still break it). */
+  private quorumSurvivesLosing(member: SimMember): boolean {
+    const lost = new Set([...this.doomed, member.numericId]);
+    for (const other of this.members) if (other.state === 'failed') lost.add(other.numericId);
+    const configurations = [this.latestConfiguration];
+    for (const other of this.members) {
+      if (!lost.has(other.numericId) && other.state !== 'removed') {
+        configurations.push(other.configuration);
+      }
+    }
+    return configurations.every((configuration) => hasHealthyMajority(configuration, lost));
   }
 
   restart(member: SimMember): void {
-    member.start();
+    const failure = member.start();
+    this.doomed.delete(member.numericId);
+    if (failure !== null) {
+      // Detected corruption (wal-disk.ts checks it is the injected flip): a dead disk.
+      this.note(`disk-failed ${member.numericId}: stays down for good: ${failure}`);
+      return;
+    }
     this.note(`restart ${member.numericId} (incarnation ${member.incarnation})`);
   }
 
   addMember(asLearner: boolean): SimMember | null {
     const leader = this.leader();
     if (leader === null) return null;
-    const member = this.createMember({ voters: [], learners: [] }, new SimDisk());
-    member.start();
+    const member = this.createMember({ voters: [], learners: [] }, this.createDisk());
+    const failure = member.start();
+    assert(failure === null, `an empty disk is readable (${failure})`);
     const change: ConfChange = {
       type: asLearner ? 'add-learner' : 'add-voter',
       memberId: member.id,
@@ -343,6 +445,13 @@ class Simulation implements MemberHost, WorkloadHost, NemesisHost {
   }
 }
 
+/** Whether more than half of `configuration`'s voters are outside `lost`. */
+function hasHealthyMajority(configuration: ConfState, lost: ReadonlySet<number>): boolean {
+  const voters = configuration.voters.map(Number);
+  const healthy = voters.filter((id) => !lost.has(id)).length;
+  return healthy > Math.floor(voters.length / 2);
+}
+
 function describeDelivery(message: Message): string {
   return (
     `deliver ${message.type} ${message.from}->${message.to} t${message.term} ` +
@@ -366,14 +475,15 @@ function describeException(error: unknown): Violation {
   return { property: 'exception', detail: String(error) };
 }
 
-export function simulate(request: SimulateRequest): SimResult {
+export async function simulate(request: SimulateRequest): Promise<SimResult> {
   const overrides = {
     ...(request.mutant === undefined ? {} : { mutant: request.mutant }),
     ...(request.memberCount === undefined ? {} : { memberCount: request.memberCount }),
+    ...(request.disk === undefined ? {} : { disk: request.disk }),
   };
   const options = drawSimOptions(request.seed, overrides);
   const simulation = new Simulation(options, request.keepTrace ?? false);
-  simulation.run();
+  await simulation.run();
   const violations = [...simulation.checker.violations];
   const history = simulation.workload.history;
   const opsChecked = history.filter((op) => op.input.kind !== 'get' || op.output !== null).length;
@@ -401,4 +511,14 @@ export function simulate(request: SimulateRequest): SimResult {
     trace: simulation.world.trace.lines,
     stats: Object.fromEntries(simulation.stats),
   };
+}
+
+/** Runs `seeds` one after another with the same overrides, results in seed order. */
+export async function simulateSeeds(
+  seeds: readonly number[],
+  request: Omit<SimulateRequest, 'seed'>,
+): Promise<SimResult[]> {
+  const results: SimResult[] = [];
+  for (const seed of seeds) results.push(await simulate({ ...request, seed }));
+  return results;
 }

@@ -109,3 +109,13 @@ test('the same seed replays the same faults', async () => {
   assert.deepEqual(await run(5), await run(5));
   assert.notDeepEqual(await run(5), await run(6));
 });
+
+test('a write copies its bytes: reusing the caller Buffer cannot rewrite an unsynced write', async () => {
+  const { fs, file } = await setUp();
+  const buffer = Buffer.from([1, 2, 3, 4]);
+  await file.write(buffer, 0);
+  buffer.fill(9);
+  await file.write(buffer.subarray(0, 2), 4);
+  fs.crash({ keepUnsynced: 'all', tornWrite: false });
+  assert.deepEqual(await fs.readFile('/d/f'), bytes(1, 2, 3, 4, 9, 9));
+});

@@ -320,10 +320,13 @@ class FaultyFileHandle implements FileHandle {
     if (granted < growth) {
       // Like a real disk filling up: what fits is written, then the call fails.
       const fits = Math.max(0, this.inode.current.size + granted - position);
-      if (fits > 0) this.inode.write(data.slice(0, fits), position);
+      if (fits > 0) this.inode.write(new Uint8Array(data.subarray(0, fits)), position);
       throw new FsError('ENOSPC', 'no space left on device', this.path);
     }
-    this.inode.write(data.slice(), position);
+    // A copy, as the page cache takes one: `Buffer#slice` would only alias the caller's bytes,
+    // and a caller that reuses its buffer after an unsynced write (the WAL does) would
+    // otherwise rewrite history that a crash then replays.
+    this.inode.write(new Uint8Array(data), position);
   }
 
   async append(data: Uint8Array): Promise<void> {

@@ -10,5 +10,5 @@ export {
 } from './wal.ts';
 export { WalCorruptError, WalFailedError } from './wal-errors.ts';
 export type { WalRecord, WalSnapshotMarker } from './wal-record.ts';
-export type { WalStats } from './wal-writer.ts';
+export type { AppendOptions, WalStats } from './wal-writer.ts';
 export { formatSegmentName, parseSegmentName, type SegmentName } from './segment-name.ts';

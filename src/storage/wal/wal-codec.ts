@@ -114,7 +114,7 @@ export function encodeFrame(
   const payloadAt = offset + frameHeaderBytes;
   writePayload(record, buffer, payloadAt);
   const payload = buffer.subarray(payloadAt, payloadAt + length);
-  const seed = record.kind === 'crc-seed' ? record.previousCrc : previousCrc;
+  const seed = record.kind === 'crc-seed' ? CRC_SEED_RECORD_SEED : previousCrc;
   const payloadCrc = crc32c(payload, seed);
   buffer.writeUInt32LE(payloadCrc, offset);
   buffer.writeUInt32LE(length, offset + 4);
@@ -141,10 +141,20 @@ export function decodeHeader(buffer: Buffer, offset: number): FrameHeader | null
   };
 }
 
-/** Whether `payload` matches the header's payloadCrc when chained on `previousCrc`. For a
- *  crc-seed record the seed is the record's own content. */
+/**
+ * The fixed seed of a crc-seed record's own checksum. It must not be the record's content: for
+ * CRC32C, crc32c(v, seed = v) over the 4 bytes of v is one constant for every v (the register
+ * starts at ~v and v is xored in, always leaving all ones), so such a checksum verified nothing
+ * and a flipped bit in the oldest segment's seed passed recovery silently (found by the
+ * simulator's WAL disk, seed 555 of --seeds 2000). Seeded with a constant, the checksum covers
+ * the value and the chain value after it depends on the previous segment's last crc.
+ */
+const CRC_SEED_RECORD_SEED = 0;
+
+/** Whether `payload` matches the header's payloadCrc when chained on `previousCrc` (a crc-seed
+ *  record starts a chain of its own: see CRC_SEED_RECORD_SEED). */
 export function payloadMatches(header: FrameHeader, payload: Buffer, previousCrc: number): boolean {
-  const seed = header.type === WalRecordType.crcSeed ? payload.readUInt32LE(0) : previousCrc;
+  const seed = header.type === WalRecordType.crcSeed ? CRC_SEED_RECORD_SEED : previousCrc;
   return crc32c(payload, seed) === header.payloadCrc;
 }
 

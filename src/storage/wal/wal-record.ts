@@ -18,7 +18,9 @@
  *
  * Payloads (integers are u64 as two u32 halves, low first; member ids as u64):
  *   crc-seed   u32 payloadCrc of the last record of the previous segment (0 for the first); its
- *              own payloadCrc is seeded with that value, so the chain runs across segments.
+ *              own payloadCrc is crc32c(payload, seed 0), so it depends on that value and the
+ *              chain runs across segments (recovery also compares it with the previous
+ *              segment's last crc).
  *   metadata   opaque bytes (member id / cluster id, chosen by the server)
  *   entry      u64 index, u64 term, u8 type (0 normal, 1 conf-change), then the data bytes
  *   hard-state u64 term, u64 vote, u64 commit

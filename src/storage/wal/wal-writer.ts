@@ -53,6 +53,15 @@ export interface WalStats {
 interface Waiter {
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
+  /** Whether this appender needs its records durable (fsynced) before it is resolved. */
+  readonly sync: boolean;
+}
+
+export interface AppendOptions {
+  /** false: resolve once written, without an fsync (raft's MustSync=false: only the commit
+   *  index changed, which can be re-learned). A crash may lose such records, but never what
+   *  an earlier fsync covered. Default true. */
+  readonly sync?: boolean;
 }
 
 const initialBufferBytes = 1024 * 1024;
@@ -70,6 +79,8 @@ export class WalWriter {
   private flushing: Promise<void> | null = null;
   private failure: WalFailedError | null = null;
   private closed = false;
+  /** Bytes written to the open segment since its last fsync (by `sync: false` appends). */
+  private unsynced = false;
   private buffer = Buffer.allocUnsafe(initialBufferBytes);
   private spare: Promise<FileHandle | Error>;
   readonly stats: WalStats = { batches: 0, records: 0, appends: 0, bytes: 0 };
@@ -91,14 +102,16 @@ export class WalWriter {
     this.spare = this.startSpare();
   }
 
-  /** Resolves once `records` are durable; rejects if the WAL failed (then forever after). */
-  append(records: readonly WalRecord[]): Promise<void> {
+  /** Resolves once `records` are durable (or only written, with `sync: false`); rejects if
+   *  the WAL failed (then forever after). */
+  append(records: readonly WalRecord[], options: AppendOptions = {}): Promise<void> {
+    const sync = options.sync ?? true;
     if (this.failure !== null) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error('wal: closed'));
     assert(records.length > 0, 'append needs at least one record');
     for (const record of records) assert(record.kind !== 'crc-seed', 'seeds are internal');
     const promise = new Promise<void>((resolve, reject) => {
-      this.pendingWaiters.push({ resolve, reject });
+      this.pendingWaiters.push({ resolve, reject, sync });
     });
     for (const record of records) this.pendingRecords.push(record);
     this.stats.appends++;
@@ -109,9 +122,13 @@ export class WalWriter {
   /** Resolves once everything appended before this call is durable. */
   sync(): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure);
-    if (this.flushing === null) return Promise.resolve();
+    if (this.flushing === null && !this.unsynced) return Promise.resolve();
     // A waiter without records: the flush loop acknowledges it with the next batch (or alone).
-    return new Promise<void>((resolve, reject) => this.pendingWaiters.push({ resolve, reject }));
+    const promise = new Promise<void>((resolve, reject) =>
+      this.pendingWaiters.push({ resolve, reject, sync: true }),
+    );
+    this.flushing ??= this.flushLoop();
+    return promise;
   }
 
   /** The error that made this WAL unusable, if any. */
@@ -139,6 +156,8 @@ export class WalWriter {
   /** Waits for the batch in flight and those queued, then closes the files. */
   async close(): Promise<void> {
     while (this.flushing !== null) await this.flushing;
+    // A clean shutdown makes `sync: false` records durable too, as etcd's WAL.Close does.
+    if (this.unsynced && this.failure === null) await this.sync();
     this.closed = true;
     await this.segment.handle.close();
     const spare = await this.spare;
@@ -154,11 +173,16 @@ export class WalWriter {
         this.inFlightWaiters = this.pendingWaiters;
         this.pendingRecords = [];
         this.pendingWaiters = [];
+        // One appender that needs durability makes the whole batch durable.
+        const sync = this.inFlightWaiters.some((waiter) => waiter.sync);
         if (records.length > 0) {
-          await this.writeBatch(records);
+          await this.writeBatch(records, sync);
           this.stats.batches++;
           this.stats.records += records.length;
+        } else if (sync && this.unsynced) {
+          await this.syncSegment();
         }
+        assert(!sync || !this.unsynced, 'a durable batch leaves nothing unsynced');
         assert(this.failure === null, 'never acknowledge after a failure');
         const acknowledged = this.inFlightWaiters;
         this.inFlightWaiters = [];
@@ -180,7 +204,7 @@ export class WalWriter {
     for (const waiter of waiters) waiter.reject(this.failure);
   }
 
-  private async writeBatch(records: readonly WalRecord[]): Promise<void> {
+  private async writeBatch(records: readonly WalRecord[], sync: boolean): Promise<void> {
     let total = 0;
     for (const record of records) total += frameBytes(record);
     if (this.buffer.length < total) {
@@ -191,7 +215,9 @@ export class WalWriter {
     for (const record of records) {
       const size = frameBytes(record);
       if (this.segment.offset + (at - chunkStart) + size > this.segment.capacityBytes) {
-        await this.writeChunk(chunkStart, at);
+        // Always synced, even in a `sync: false` batch: the next segment's crc seed and header
+        // commit to this segment's content, so a lost tail here would break the chain.
+        await this.writeChunk(chunkStart, at, true);
         chunkStart = at;
         await this.cut(size);
       }
@@ -201,17 +227,24 @@ export class WalWriter {
     }
     assert(at === total, 'batch encoded to its computed size');
     assert(at > chunkStart, 'the last chunk of a batch is never empty');
-    await this.writeChunk(chunkStart, at);
+    await this.writeChunk(chunkStart, at, sync);
     this.stats.bytes += total;
   }
 
-  /** Writes `buffer[from..to)` at the segment's end and fsyncs it. */
-  private async writeChunk(from: number, to: number): Promise<void> {
-    if (to === from) return;
-    assert(this.segment.offset + (to - from) <= this.segment.capacityBytes, 'chunk fits');
-    await this.segment.handle.write(this.buffer.subarray(from, to), this.segment.offset);
-    this.segment.offset += to - from;
+  /** Writes `buffer[from..to)` at the segment's end and, with `sync`, fsyncs the segment. */
+  private async writeChunk(from: number, to: number, sync: boolean): Promise<void> {
+    if (to > from) {
+      assert(this.segment.offset + (to - from) <= this.segment.capacityBytes, 'chunk fits');
+      await this.segment.handle.write(this.buffer.subarray(from, to), this.segment.offset);
+      this.segment.offset += to - from;
+      this.unsynced = true;
+    }
+    if (sync && this.unsynced) await this.syncSegment();
+  }
+
+  private async syncSegment(): Promise<void> {
     await this.segment.handle.sync();
+    this.unsynced = false;
     assert(this.failure === null, 'a failed WAL never syncs again');
   }
 

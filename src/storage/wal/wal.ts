@@ -21,7 +21,7 @@ import {
 } from './segment-name.ts';
 import { WalCorruptError } from './wal-errors.ts';
 import type { WalRecord, WalSnapshotMarker } from './wal-record.ts';
-import { WalWriter, type WalStats } from './wal-writer.ts';
+import { WalWriter, type AppendOptions, type WalStats } from './wal-writer.ts';
 
 export const defaultSegmentBytes = 64 * 1024 * 1024;
 
@@ -50,13 +50,19 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 export class Wal {
   constructor(private readonly writer: WalWriter) {}
 
-  /** Appends entries, then the hard state; resolves when they are durable. */
-  save(hardState: HardState | null, entries: readonly Entry[]): Promise<void> {
+  /** Appends entries, then the hard state; resolves when they are durable. With
+   *  `{sync: false}` (raft's MustSync=false) it resolves once they are written, unsynced. */
+  save(
+    hardState: HardState | null,
+    entries: readonly Entry[],
+    options: AppendOptions = {},
+  ): Promise<void> {
+    const sync = options.sync ?? true;
     const records: WalRecord[] = [];
     for (const entry of entries) records.push({ kind: 'entry', entry });
     if (hardState !== null) records.push({ kind: 'hard-state', hardState });
-    if (records.length === 0) return this.writer.sync();
-    return this.writer.append(records);
+    if (records.length === 0) return sync ? this.writer.sync() : Promise.resolve();
+    return this.writer.append(records, { sync });
   }
 
   /** Records that a snapshot at `marker` is durable (write the snapshot file first). */
