@@ -84,6 +84,17 @@ export class MvccModel {
         (!request.minCreateRevision || kv.createRevision >= request.minCreateRevision) &&
         (!request.maxCreateRevision || kv.createRevision <= request.maxCreateRevision),
     );
+    const limit = request.limit ?? 0;
+    // etcd's quirk, kept for compatibility (checked against etcd 3.4): when the request names no
+    // order and no revision filter, etcd fetches only limit + 1 keys in key order and sorts
+    // those by the target, rather than sorting every key in the range.
+    const filtered = Boolean(
+      request.minModRevision ||
+      request.maxModRevision ||
+      request.minCreateRevision ||
+      request.maxCreateRevision,
+    );
+    if (order === 'NONE' && limit > 0 && !filtered) kvs = kvs.slice(0, limit + 1);
     if (order === 'NONE' && target !== 'KEY') order = 'ASCEND';
     const field = (kv: KeyValue): number | Uint8Array =>
       target === 'KEY'
@@ -102,7 +113,6 @@ export class MvccModel {
     };
     if (order === 'ASCEND') kvs.sort(cmp);
     if (order === 'DESCEND') kvs.sort((a, b) => cmp(b, a));
-    const limit = request.limit ?? 0;
     const more = limit > 0 && kvs.length > limit;
     if (limit > 0) kvs = kvs.slice(0, limit);
     if (request.keysOnly) kvs = kvs.map((kv) => ({ ...kv, value: new Uint8Array(0) }));
