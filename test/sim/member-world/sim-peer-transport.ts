@@ -11,15 +11,8 @@
  */
 import { asMemberId, type MemberId } from '../../../src/base/index.ts';
 import type { Message } from '../../../src/raft/index.ts';
-import {
-  decodeMessage,
-  encodeMessage,
-  type MessageHandler,
-  type PeerStats,
-  type PeerTransport,
-  type SnapshotStatusHandler,
-  type UnreachableHandler,
-} from '../../../src/transport/index.ts';
+import { decodeMessage, encodeMessage } from '../../../src/transport/index.ts';
+import { InMemoryPeerTransport } from '../../support/in-memory-peer-transport.ts';
 import type { SimNetwork } from '../sim-network.ts';
 import type { World } from '../world.ts';
 
@@ -74,25 +67,12 @@ export class SimPeerNetwork {
   }
 }
 
-export class SimPeerTransport implements PeerTransport {
-  running = false;
-  readonly peers = new Map<MemberId, readonly string[]>();
-  private messageHandler: MessageHandler | null = null;
-  private unreachableHandler: UnreachableHandler | null = null;
-  private snapshotHandler: SnapshotStatusHandler | null = null;
-  private sent = 0;
-
+export class SimPeerTransport extends InMemoryPeerTransport {
   constructor(
-    readonly id: MemberId,
+    id: MemberId,
     private readonly network: SimPeerNetwork,
-  ) {}
-
-  async start(): Promise<void> {
-    this.running = true;
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
+  ) {
+    super(id);
   }
 
   /** The process died: nothing more goes out or comes in. */
@@ -100,64 +80,9 @@ export class SimPeerTransport implements PeerTransport {
     this.running = false;
   }
 
-  addPeer(peer: MemberId, urls: readonly string[]): void {
-    this.peers.set(peer, urls);
-  }
-
-  updatePeer(peer: MemberId, urls: readonly string[]): void {
-    this.peers.set(peer, urls);
-  }
-
-  removePeer(peer: MemberId): void {
-    this.peers.delete(peer);
-  }
-
-  send(messages: readonly Message[]): void {
-    for (const message of messages) {
-      if (message.from !== this.id) throw new Error("a transport sends only its member's messages");
-      if (!this.running) continue;
-      if (!this.peers.has(message.to)) continue;
-      this.sent++;
-      this.network.route(this, message);
-    }
-  }
-
-  onMessage(handler: MessageHandler): void {
-    this.messageHandler = handler;
-  }
-
-  onUnreachable(handler: UnreachableHandler): void {
-    this.unreachableHandler = handler;
-  }
-
-  onSnapshotStatus(handler: SnapshotStatusHandler): void {
-    this.snapshotHandler = handler;
-  }
-
-  deliver(message: Message): void {
-    if (this.running) this.messageHandler?.(message);
-  }
-
-  unreachable(peer: MemberId): void {
-    if (this.running) this.unreachableHandler?.(peer);
-  }
-
-  snapshotDone(peer: MemberId, ok: boolean): void {
-    if (this.running) this.snapshotHandler?.(peer, ok);
-  }
-
-  peerStats(peer: MemberId): PeerStats | undefined {
-    if (!this.peers.has(peer)) return undefined;
-    return {
-      connected: this.running,
-      queuedMessages: 0,
-      sentMessages: this.sent,
-      sentBatches: this.sent,
-      droppedMessages: 0,
-      sentBytes: 0,
-      snapshotsSent: 0,
-      snapshotsFailed: 0,
-    };
+  protected forward(message: Message): void {
+    // A member that no longer lists the peer (it was removed) sends it nothing.
+    if (this.peers.has(message.to)) this.network.route(this, message);
   }
 }
 

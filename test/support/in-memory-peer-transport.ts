@@ -1,0 +1,95 @@
+/**
+ * The part of an in-process PeerTransport that every test network shares: the peer table, the
+ * handlers, the running flag and the counters. A network subclasses it and decides only how a
+ * message travels (`forward`), so the PeerTransport contract lives in one place.
+ */
+import type { MemberId } from '../../src/base/index.ts';
+import type { Message } from '../../src/raft/index.ts';
+import type {
+  MessageHandler,
+  PeerStats,
+  PeerTransport,
+  SnapshotStatusHandler,
+  UnreachableHandler,
+} from '../../src/transport/index.ts';
+
+export abstract class InMemoryPeerTransport implements PeerTransport {
+  running = false;
+  readonly peers = new Map<MemberId, readonly string[]>();
+  private messageHandler: MessageHandler | null = null;
+  private unreachableHandler: UnreachableHandler | null = null;
+  private snapshotHandler: SnapshotStatusHandler | null = null;
+  sent = 0;
+
+  constructor(readonly id: MemberId) {}
+
+  /** Hands one message to the network; never delivers it synchronously (the contract). */
+  protected abstract forward(message: Message): void;
+
+  async start(): Promise<void> {
+    this.running = true;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+  }
+
+  addPeer(peer: MemberId, urls: readonly string[]): void {
+    this.peers.set(peer, urls);
+  }
+
+  updatePeer(peer: MemberId, urls: readonly string[]): void {
+    this.peers.set(peer, urls);
+  }
+
+  removePeer(peer: MemberId): void {
+    this.peers.delete(peer);
+  }
+
+  send(messages: readonly Message[]): void {
+    for (const message of messages) {
+      if (message.from !== this.id) throw new Error("a transport sends only its member's messages");
+      if (!this.running) continue;
+      this.sent++;
+      this.forward(message);
+    }
+  }
+
+  onMessage(handler: MessageHandler): void {
+    this.messageHandler = handler;
+  }
+
+  onUnreachable(handler: UnreachableHandler): void {
+    this.unreachableHandler = handler;
+  }
+
+  onSnapshotStatus(handler: SnapshotStatusHandler): void {
+    this.snapshotHandler = handler;
+  }
+
+  deliver(message: Message): void {
+    if (this.running) this.messageHandler?.(message);
+  }
+
+  unreachable(peer: MemberId): void {
+    if (this.running) this.unreachableHandler?.(peer);
+  }
+
+  snapshotDone(peer: MemberId, ok: boolean): void {
+    if (this.running) this.snapshotHandler?.(peer, ok);
+  }
+
+  peerStats(peer: MemberId): PeerStats | undefined {
+    if (!this.peers.has(peer)) return undefined;
+    return {
+      connected: this.running,
+      queuedMessages: 0,
+      sentMessages: this.sent,
+      sentBatches: this.sent,
+      droppedMessages: 0,
+      sentBytes: 0,
+      snapshotsSent: 0,
+      snapshotsFailed: 0,
+    };
+  }
+}
