@@ -17,11 +17,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { freePort, newClusterMemberFlags } from '../test/support/etcd-process.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SIGILD = join(REPO, 'bin', 'sigild');
@@ -119,19 +119,6 @@ async function stopProcess(child: ChildProcess, timeoutMs = STOP_TIMEOUT_MS): Pr
   clearTimeout(timer);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((done, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => done(port));
-    });
-  });
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
 // ---------------------------------------------------------------------------------- clusters
@@ -166,18 +153,14 @@ async function startCluster(system: System, profileDir: string | undefined): Pro
     const peerUrl = `http://127.0.0.1:${ports[i].peer}`;
     const dataDir = makeTempDir(`sigil-compare-${name}-`);
     cluster.dataDirs.push(dataDir);
-    const args = [
-      `--name=${name}`,
-      `--data-dir=${dataDir}`,
-      `--listen-client-urls=${clientUrl}`,
-      `--advertise-client-urls=${clientUrl}`,
-      `--listen-peer-urls=${peerUrl}`,
-      `--initial-advertise-peer-urls=${peerUrl}`,
-      `--initial-cluster=${initialCluster}`,
-      `--initial-cluster-token=${token}`,
-      '--initial-cluster-state=new',
-      '--log-level=error',
-    ];
+    const args = newClusterMemberFlags({
+      name,
+      dataDir,
+      clientUrl,
+      peerUrl,
+      initialCluster,
+      token,
+    });
     const env = { ...process.env };
     if (system === 'sigil' && profileDir !== undefined) {
       env.SIGILD_NODE_FLAGS = `--cpu-prof --cpu-prof-dir=${join(profileDir, name)}`;

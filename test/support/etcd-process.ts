@@ -59,7 +59,10 @@ export function assertEtcdInstalled(): void {
 }
 
 /** A port that was free a moment ago; etcd binds it right after. */
-export function freePort(): Promise<number> {
+/** Ports this process already handed out: the kernel may offer a just-closed port again. */
+const portsGiven = new Set<number>();
+
+function ephemeralPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -70,6 +73,41 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** A free loopback port, never one this process handed out before. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = await ephemeralPort();
+    if (port !== 0 && !portsGiven.has(port)) {
+      portsGiven.add(port);
+      return port;
+    }
+  }
+  throw new Error('freePort: no fresh port after 100 attempts');
+}
+
+/** The flags that start one member of a new cluster; sigild takes etcd's, so both use them. */
+export function newClusterMemberFlags(member: {
+  readonly name: string;
+  readonly dataDir: string;
+  readonly clientUrl: string;
+  readonly peerUrl: string;
+  readonly initialCluster: string;
+  readonly token: string;
+}): string[] {
+  return [
+    `--name=${member.name}`,
+    `--data-dir=${member.dataDir}`,
+    `--listen-client-urls=${member.clientUrl}`,
+    `--advertise-client-urls=${member.clientUrl}`,
+    `--listen-peer-urls=${member.peerUrl}`,
+    `--initial-advertise-peer-urls=${member.peerUrl}`,
+    `--initial-cluster=${member.initialCluster}`,
+    `--initial-cluster-token=${member.token}`,
+    '--initial-cluster-state=new',
+    '--log-level=error',
+  ];
 }
 
 const running = new Set<ChildProcess>();
@@ -142,17 +180,8 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdClu
       const peerUrl = `http://127.0.0.1:${ports[i].peer}`;
       const dataDir = await mkdtemp(join(tmpdir(), 'sigil-etcd-'));
       const args = [
-        `--name=${name}`,
-        `--data-dir=${dataDir}`,
-        `--listen-client-urls=${clientUrl}`,
-        `--advertise-client-urls=${clientUrl}`,
-        `--listen-peer-urls=${peerUrl}`,
-        `--initial-advertise-peer-urls=${peerUrl}`,
-        `--initial-cluster=${initialCluster}`,
-        `--initial-cluster-token=${token}`,
-        '--initial-cluster-state=new',
+        ...newClusterMemberFlags({ name, dataDir, clientUrl, peerUrl, initialCluster, token }),
         '--logger=zap',
-        '--log-level=error',
         ...(options.extraArgs ?? []),
       ];
       const child = spawn(ETCD_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
