@@ -12,7 +12,8 @@ const allowed = {
   auth: ['base', 'storage', 'mvcc'],
   transport: ['base', 'raft'],
   server: ['base', 'raft', 'storage', 'mvcc', 'lease', 'auth', 'transport'],
-  api: ['base', 'server', 'mvcc', 'lease', 'auth'],
+  backup: ['base', 'storage', 'mvcc', 'lease', 'server'],
+  api: ['base', 'server', 'mvcc', 'lease', 'auth', 'backup'],
   client: ['base', 'api/proto'],
 };
 
@@ -27,6 +28,7 @@ const allowedPackages = {
   mvcc: [],
   lease: [],
   auth: ['^(node:)?crypto$'],
+  backup: ['^(node:)?(fs|fs/promises|path|os|crypto)$', npm('@node-rs/crc32')],
 };
 
 const roomRules = Object.entries(allowed).map(([name, deps]) => ({

@@ -11,6 +11,11 @@
  * started is killed by pid and every temporary directory removed, also on failure and Ctrl-C.
  *
  *   npm run bench:compare -- [--only sigil|etcd] [--scale 0.5] [--profile-dir DIR] [--json]
+ *                             [--client lean|grpc-js]
+ *
+ * The load generator's default request path is lean (hand-encoded requests on our own HTTP/2
+ * framing, bench/load/lean-grpc.ts): grpc-js spent ~700 µs of CPU per call here and capped both
+ * servers near 1,400 req/s, measuring the client instead of the servers.
  *
  * --profile-dir runs the Sigil members with --cpu-prof (one .cpuprofile per member, written when
  * the member stops); bench/profile-summary.ts summarises one by self time.
@@ -40,6 +45,7 @@ interface CompareOptions {
   scale: string;
   rssKeys: string;
   profileDir?: string;
+  client: string;
   json?: boolean;
 }
 
@@ -255,6 +261,9 @@ interface LoadSpec {
   readonly sequentialKeys?: boolean;
 }
 
+/** Which request path the load generator uses (run-bench.ts --client); lean by default. */
+let loadClient = 'lean';
+
 async function runLoad(endpoints: string[], spec: LoadSpec): Promise<LoadReport> {
   const args = [
     '--import',
@@ -270,6 +279,7 @@ async function runLoad(endpoints: string[], spec: LoadSpec): Promise<LoadReport>
     `--val-size=${VALUE_BYTES}`,
     `--key-space-size=${spec.keySpaceSize}`,
     '--consistency=l',
+    `--client=${loadClient}`,
     '--json',
     ...(spec.sequentialKeys === true ? ['--sequential-keys'] : []),
   ];
@@ -482,7 +492,7 @@ async function compare(options: CompareOptions): Promise<void> {
   }
   process.stdout.write(
     `Sigil KV vs etcd 3.4, ${MEMBERS} members each on loopback, ${KEY_BYTES} B keys, ${VALUE_BYTES} B values, ` +
-      `100 clients / 10 conns (seq put: 1/1), scale ${scale}\n` +
+      `100 clients / 10 conns (seq put: 1/1), scale ${scale}, load client ${loadClient}\n` +
       `load average before ${average(loadBefore)}, after ${average(loadAfter)}\n\n` +
       `${formatTable(results)}\n`,
   );
@@ -494,11 +504,16 @@ const program = new Command('compare-etcd')
   .option('--scale <factor>', 'multiply the request counts of the timed loads', '1')
   .option('--rss-keys <n>', 'keys written before RSS is read', '100000')
   .option('--profile-dir <dir>', 'run Sigil members with --cpu-prof into this directory')
+  .option('--client <lean|grpc-js>', 'load generator request path (see run-bench.ts)', 'lean')
   .option('--json', 'print one machine-readable JSON object')
   .action(async (options: CompareOptions) => {
     if (options.only !== undefined && options.only !== 'sigil' && options.only !== 'etcd') {
       throw new Error('--only must be sigil or etcd');
     }
+    if (options.client !== 'lean' && options.client !== 'grpc-js') {
+      throw new Error('--client must be lean or grpc-js');
+    }
+    loadClient = options.client;
     if (options.profileDir !== undefined) options.profileDir = resolve(options.profileDir);
     await compare(options);
   });

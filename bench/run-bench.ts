@@ -8,7 +8,12 @@
 import { Worker } from 'node:worker_threads';
 import { Command, Option } from 'commander';
 import { summarizeLatencies, type LatencySummary } from './load/latency-recorder.ts';
-import { type LoadResult, type LoadShare, prepareLoad } from './load/load-runner.ts';
+import {
+  type LoadClient,
+  type LoadResult,
+  type LoadShare,
+  prepareLoad,
+} from './load/load-runner.ts';
 import { WORKLOADS, type Workload } from './load/workloads.ts';
 
 interface BenchOptions {
@@ -22,6 +27,7 @@ interface BenchOptions {
   sequentialKeys?: boolean;
   consistency: string;
   workers: string;
+  client: LoadClient;
   maxSeconds: string;
   json?: boolean;
 }
@@ -35,6 +41,7 @@ interface BenchReport {
   readonly clients: number;
   readonly conns: number;
   readonly workers: number;
+  readonly client: LoadClient;
   readonly keySize: number;
   readonly valueSize: number;
   readonly durationSeconds: number;
@@ -120,6 +127,7 @@ async function runBench(workload: Workload, options: BenchOptions): Promise<Benc
     conns: connCounts[i],
     firstSequence: totals.slice(0, i).reduce((sum, value) => sum + value, 0),
     maxSeconds: Number(options.maxSeconds),
+    client: options.client,
   }));
   const results = workers === 1 ? [await runInThisThread(shares[0])] : await runInWorkers(shares);
   const errors = results.reduce((sum, result) => sum + result.errors, 0);
@@ -137,6 +145,7 @@ async function runBench(workload: Workload, options: BenchOptions): Promise<Benc
     clients,
     conns,
     workers,
+    client: options.client,
     keySize,
     valueSize,
     durationSeconds,
@@ -152,7 +161,7 @@ function printReport(report: BenchReport): void {
   const ms = (value: number): string => `${value.toFixed(2)} ms`;
   const lines = [
     `workload ${report.workload} on ${report.endpoints.join(',')}: ${report.total} requests, ` +
-      `(${report.completed} completed), ${report.clients} clients, ${report.conns} conns, ${report.workers} workers, key ${report.keySize} B, value ${report.valueSize} B`,
+      `(${report.completed} completed), ${report.clients} clients, ${report.conns} conns, ${report.workers} workers (${report.client}), key ${report.keySize} B, value ${report.valueSize} B`,
     `  total      ${report.durationSeconds.toFixed(3)} s`,
     `  requests/s ${report.requestsPerSecond.toFixed(1)}`,
     `  latency    p50 ${ms(report.latency.p50Ms)}  p90 ${ms(report.latency.p90Ms)}  ` +
@@ -178,6 +187,11 @@ const program = new Command('bench')
     new Option('--consistency <l|s>', 'range consistency').choices(['l', 's']).default('l'),
   )
   .option('--workers <n>', 'worker threads sharing the clients and conns', '1')
+  .addOption(
+    new Option('--client <lean|grpc-js>', 'request path: hand-encoded node:http2, or grpc-js')
+      .choices(['lean', 'grpc-js'])
+      .default('lean'),
+  )
   .option('--max-seconds <s>', 'stop issuing requests after this long (0: no limit)', '0')
   .option('--json', 'print one machine-readable JSON object')
   .action(async (workload: string, options: BenchOptions) => {

@@ -5,7 +5,12 @@
  * set-up is never charged to the measured requests.
  */
 import { SigilClient } from '../../src/client/index.ts';
-import { makeRequest, type WorkloadOptions } from './workloads.ts';
+import { LeanGrpcConnection, MAINTENANCE_STATUS } from './lean-grpc.ts';
+import { makeLeanRequest, makeRequest, type WorkloadOptions } from './workloads.ts';
+
+/** `lean`: hand-encoded requests on node:http2 (bench/load/lean-grpc.ts); `grpc-js`: the
+ *  project's client library, as an application would call the server. */
+export type LoadClient = 'lean' | 'grpc-js';
 
 export interface LoadShare extends WorkloadOptions {
   readonly endpoints: readonly string[];
@@ -16,6 +21,7 @@ export interface LoadShare extends WorkloadOptions {
   readonly firstSequence: number;
   /** Stop issuing new requests this long after the start (0 or absent: no time bound). */
   readonly maxSeconds?: number;
+  readonly client: LoadClient;
 }
 
 export interface LoadResult {
@@ -34,7 +40,10 @@ export interface PreparedLoad {
   close(): void;
 }
 
-export async function prepareLoad(share: LoadShare): Promise<PreparedLoad> {
+/** Issues one request with sequence number `sequence`. */
+type Issue = (sequence: number) => Promise<unknown>;
+
+async function connectGrpcJs(share: LoadShare): Promise<{ issue: Issue; close: () => void }> {
   const client = new SigilClient({
     endpoints: share.endpoints,
     connections: share.conns,
@@ -42,6 +51,31 @@ export async function prepareLoad(share: LoadShare): Promise<PreparedLoad> {
   });
   const request = makeRequest(share);
   await Promise.all(Array.from({ length: share.conns }, () => client.maintenance.status()));
+  return { issue: (sequence) => request(client, sequence), close: () => client.close() };
+}
+
+/** `conns` connections spread over the endpoints, used round-robin per request as the
+ *  project's client does, so both clients load the members alike. */
+async function connectLean(share: LoadShare): Promise<{ issue: Issue; close: () => void }> {
+  const count = Math.max(share.conns, share.endpoints.length);
+  const connections = await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      LeanGrpcConnection.connect(share.endpoints[i % share.endpoints.length]),
+    ),
+  );
+  // Warm each connection (and check the endpoint speaks etcd's API) before the clock starts.
+  await Promise.all(connections.map((c) => c.unary(MAINTENANCE_STATUS, new Uint8Array(0))));
+  const request = makeLeanRequest(share);
+  let cursor = 0;
+  return {
+    issue: (sequence) => request(connections[cursor++ % connections.length], sequence),
+    close: () => connections.forEach((connection) => connection.close()),
+  };
+}
+
+export async function prepareLoad(share: LoadShare): Promise<PreparedLoad> {
+  const { issue, close } =
+    share.client === 'lean' ? await connectLean(share) : await connectGrpcJs(share);
   const run = async (): Promise<LoadResult> => {
     const latenciesMs = new Float64Array(share.total);
     let recorded = 0;
@@ -58,7 +92,7 @@ export async function prepareLoad(share: LoadShare): Promise<PreparedLoad> {
         const sequence = share.firstSequence + issued++;
         const sentNs = process.hrtime.bigint();
         try {
-          await request(client, sequence);
+          await issue(sequence);
           latenciesMs[recorded++] = Number(process.hrtime.bigint() - sentNs) / 1e6;
         } catch (error) {
           errors++;
@@ -76,5 +110,5 @@ export async function prepareLoad(share: LoadShare): Promise<PreparedLoad> {
       durationSeconds: Number(process.hrtime.bigint() - startedNs) / 1e9,
     };
   };
-  return { run, close: () => client.close() };
+  return { run, close };
 }

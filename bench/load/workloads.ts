@@ -6,6 +6,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { op, type SigilClient } from '../../src/client/index.ts';
+import {
+  encodePutRequest,
+  encodeRangeRequest,
+  encodeTxnPutRequest,
+  KV_PUT,
+  KV_RANGE,
+  KV_TXN,
+  type LeanGrpcConnection,
+} from './lean-grpc.ts';
 
 export const WORKLOADS = ['put', 'range', 'txn-put'] as const;
 export type Workload = (typeof WORKLOADS)[number];
@@ -32,12 +41,16 @@ export function keyOf(index: number, keySize: number): Buffer {
   return key;
 }
 
-export function makeRequest(options: WorkloadOptions): Request {
-  const value = randomBytes(options.valueSize);
+function keyPicker(options: WorkloadOptions): (sequence: number) => Buffer {
   const keyIndex = options.sequentialKeys
     ? (sequence: number) => sequence % options.keySpaceSize
     : () => Math.floor(Math.random() * options.keySpaceSize);
-  const key = (sequence: number): Buffer => keyOf(keyIndex(sequence), options.keySize);
+  return (sequence) => keyOf(keyIndex(sequence), options.keySize);
+}
+
+export function makeRequest(options: WorkloadOptions): Request {
+  const value = randomBytes(options.valueSize);
+  const key = keyPicker(options);
   switch (options.workload) {
     case 'put':
       return (client, sequence) => client.put(key(sequence), value);
@@ -50,5 +63,24 @@ export function makeRequest(options: WorkloadOptions): Request {
           .txn()
           .success(op.put(key(sequence), value))
           .commit();
+  }
+}
+
+export type LeanRequest = (connection: LeanGrpcConnection, sequence: number) => Promise<unknown>;
+
+/** The same requests as makeRequest, hand-encoded for the lean HTTP/2 client. */
+export function makeLeanRequest(options: WorkloadOptions): LeanRequest {
+  const value = randomBytes(options.valueSize);
+  const key = keyPicker(options);
+  switch (options.workload) {
+    case 'put':
+      return (connection, sequence) =>
+        connection.unary(KV_PUT, encodePutRequest(key(sequence), value));
+    case 'range':
+      return (connection, sequence) =>
+        connection.unary(KV_RANGE, encodeRangeRequest(key(sequence), options.serializable));
+    case 'txn-put':
+      return (connection, sequence) =>
+        connection.unary(KV_TXN, encodeTxnPutRequest(key(sequence), value));
   }
 }

@@ -116,7 +116,7 @@ export async function startClientApi(
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', (error) => options.logger.debug({ err: error }, 'client socket error'));
-    handOver(socket, http2, http1);
+    handOver(socket, http2, http1, options.logger);
   };
 
   for (const url of options.listenClientUrls) {

@@ -75,12 +75,6 @@ export const API_ERRORS = {
       'grpc: compressed messages are not supported by this server (grpc-encoding identity only)',
     ),
   leaseNotFound: () => new ApiError(GrpcCode.NOT_FOUND, 'etcdserver: requested lease not found'),
-  /** The MVCC layer carries lease ids as Numbers for now; larger ids are refused, not rounded. */
-  leaseIdUnsupported: () =>
-    new ApiError(
-      GrpcCode.INVALID_ARGUMENT,
-      `sigil: lease IDs above ${Number.MAX_SAFE_INTEGER} are not supported yet`,
-    ),
   unimplemented: (what: string) =>
     new ApiError(GrpcCode.UNIMPLEMENTED, `sigil: ${what} is not implemented yet`),
   deadlineExceeded: () =>
@@ -121,7 +115,9 @@ const SERVER_CODES: Record<ServerErrorCode, GrpcCode> = {
   'learner-not-ready': GrpcCode.FAILED_PRECONDITION,
   'too-many-learners': GrpcCode.FAILED_PRECONDITION,
   'not-leader': GrpcCode.FAILED_PRECONDITION,
-  'learner-rpc': GrpcCode.FAILED_PRECONDITION,
+  'bad-leader-transferee': GrpcCode.FAILED_PRECONDITION,
+  'leader-transfer-timed-out': GrpcCode.UNAVAILABLE,
+  'learner-rpc': GrpcCode.UNAVAILABLE, // etcd 3.4: codes.Unavailable (seen on a real learner)
   'invalid-member-urls': GrpcCode.INVALID_ARGUMENT,
   corrupt: GrpcCode.DATA_LOSS,
   canceled: GrpcCode.CANCELLED,

@@ -56,7 +56,7 @@ export function keyValueMessage(kv: KeyValue): WireMessage {
   if (kv.modRevision !== 0) message.mod_revision = kv.modRevision;
   if (kv.version !== 0) message.version = kv.version;
   if (kv.value.length !== 0) message.value = kv.value;
-  if (kv.lease !== 0) message.lease = kv.lease;
+  if (kv.lease !== 0n) message.lease = longOf(kv.lease, false);
   return message;
 }
 

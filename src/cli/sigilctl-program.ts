@@ -17,6 +17,8 @@ import {
   printPut,
   printWatchEvent,
 } from './sigilctl-output.ts';
+import { registerMemberCommands } from './sigilctl-member.ts';
+import { registerSnapshotCommands } from './sigilctl-snapshot.ts';
 import { parseDurationMs } from './sigilctl-text.ts';
 
 /** etcdctl's exit codes (etcdctl/ctlv3/command/error.go). */
@@ -302,6 +304,8 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       });
     });
 
+  registerMemberCommands(program, member, (command, body) => run(io, command, body));
+
   const endpoint = program.command('endpoint').description('Endpoint related commands');
   endpoint
     .command('status')
@@ -311,6 +315,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       setExitCode(await endpointStatus(io, command, flags));
     });
 
+  registerSnapshotCommands(program, io);
   return program;
 }
 

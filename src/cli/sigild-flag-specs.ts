@@ -121,6 +121,12 @@ export const IMPLEMENTED_FLAGS: readonly FlagSpec[] = [
     defaultValue: '0',
   },
   {
+    name: 'auto-promote-learners',
+    kind: 'bool',
+    description: 'the leader promotes a learner to voter once its log has caught up (Sigil)',
+    defaultValue: 'false',
+  },
+  {
     name: 'log-level',
     kind: 'string',
     description: 'log level: debug, info, warn, error, panic, or fatal',

@@ -47,6 +47,7 @@ export interface SigildOptions {
   readonly maxTxnOps: number;
   readonly autoCompaction: AutoCompactionOption | null;
   readonly logLevel: LogLevel;
+  readonly autoPromoteLearners: boolean;
 }
 
 export type ParseOutcome =
@@ -184,7 +185,14 @@ function resolveOptions(value: (name: string) => string): SigildOptions {
       value('auto-compaction-retention'),
     ),
     logLevel: parseLogLevel(value('log-level')),
+    autoPromoteLearners: parseBool('auto-promote-learners', value('auto-promote-learners')),
   };
+}
+
+function parseBool(flag: string, text: string): boolean {
+  if (text === 'true' || text === '1') return true;
+  if (text === 'false' || text === '0' || text === '') return false;
+  throw new FlagError(`invalid value "${text}" for --${flag}: want true or false`);
 }
 
 function parseInteger(flag: string, text: string, minimum: number): number {

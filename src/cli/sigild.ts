@@ -1,8 +1,10 @@
 /**
  * sigild: the composition root of a Sigil member — the only place that builds real I/O (disk,
  * LMDB, TCP peers, wall clock, pino). It parses etcd's server flags, opens or bootstraps the
- * member, starts the client API, and on SIGINT/SIGTERM stops in order: client API, raft loop
- * (the Ready in progress finishes, so the WAL is flushed), peer transport, backend.
+ * member (or joins a running cluster, see sigild-identity.ts), starts the client API, and on
+ * SIGINT/SIGTERM first hands leadership to the most caught-up voter if it leads, then stops in
+ * order: client API, raft loop (the Ready in progress finishes, so the WAL is flushed), peer
+ * transport, backend. A member removed from the cluster stops the same way by itself.
  */
 import { randomInt } from 'node:crypto';
 import { pino } from 'pino';
@@ -15,30 +17,30 @@ import {
   type SigilMember,
 } from '../server/index.ts';
 import { LmdbBackend, NodeFileSystem } from '../storage/index.ts';
-import { TcpPeerTransport } from '../transport/index.ts';
+import { fetchClusterInfo, TcpPeerTransport } from '../transport/index.ts';
 import { realClock } from './real-clock.ts';
 import { parseSigildArgs, type SigildOptions } from './sigild-flags.ts';
-import { deriveClusterId, deriveMemberId } from './sigild-ids.ts';
+import { forwardPromote } from './sigild-forwarder.ts';
+import { resolveIdentity } from './sigild-identity.ts';
 
 const STOP_DEADLINE_MS = 10_000;
+/** At most this long waiting for another voter to take over leadership on SIGTERM. */
+const HAND_OVER_MAX_MS = 5_000;
+const CLUSTER_INFO_TIMEOUT_MS = 2_000;
 
 async function run(options: SigildOptions, logger: Logger): Promise<void> {
-  const founders = options.initialCluster.map((member) => ({
-    id: deriveMemberId(member.peerUrls, options.initialClusterToken),
-    name: member.name,
-    peerUrls: member.peerUrls,
-  }));
-  const self = founders.find((member) => member.name === options.name);
-  if (self === undefined) throw new Error('this member is not in --initial-cluster');
-  const clusterId = deriveClusterId(founders.map((member) => member.id));
+  const fs = new NodeFileSystem();
+  const { memberId, clusterId, initialCluster } = await resolveIdentity(options, fs);
   const peerUrl = new URL(options.listenPeerUrls[0]);
   if (options.listenPeerUrls.length > 1) {
     logger.warn({ used: options.listenPeerUrls[0] }, 'only the first --listen-peer-urls is served');
   }
   const random = new SeededRandom(randomInt(2 ** 31));
+  let member: SigilMember | null = null;
   const transport = new TcpPeerTransport({
-    localId: asMemberId(self.id),
+    localId: asMemberId(memberId),
     clusterId,
+    clusterInfo: () => member?.clusterInfo() ?? new Uint8Array(0),
     listenHost: peerUrl.hostname,
     listenPort: Number(peerUrl.port),
     clock: realClock,
@@ -50,9 +52,9 @@ async function run(options: SigildOptions, logger: Logger): Promise<void> {
     {
       name: options.name,
       dataDir: options.dataDir,
-      memberId: self.id,
+      memberId,
       clusterId,
-      initialCluster: founders,
+      initialCluster,
       clientUrls: options.advertiseClientUrls,
     },
     {
@@ -66,40 +68,44 @@ async function run(options: SigildOptions, logger: Logger): Promise<void> {
       maxRequestBytes: options.maxRequestBytes,
       maxTxnOps: options.maxTxnOps,
       autoCompaction: options.autoCompaction,
+      autoPromoteLearners: options.autoPromoteLearners,
     },
   );
-  let member: SigilMember;
+  let started: SigilMember;
   try {
-    member = await startMember(config, {
+    started = await startMember(config, {
       clock: realClock,
       random,
-      fs: new NodeFileSystem(),
+      fs,
       backend,
       transport,
       logger,
       wallClockMs: () => Date.now(),
+      forwardPromote,
+      fetchClusterInfo: (peerUrl) => fetchClusterInfo(peerUrl, CLUSTER_INFO_TIMEOUT_MS),
     });
   } catch (error) {
     await transport.stop().catch(() => undefined);
     await backend.close().catch(() => undefined);
     throw error;
   }
+  member = started;
   let api: ClientApi;
   try {
-    api = await startClientApi(member, {
+    api = await startClientApi(started, {
       listenClientUrls: options.listenClientUrls,
       maxRequestBytes: options.maxRequestBytes,
       maxTxnOps: options.maxTxnOps,
       logger,
     });
   } catch (error) {
-    await member.stop().catch(() => undefined);
+    await started.stop().catch(() => undefined);
     await backend.close().catch(() => undefined);
     throw error;
   }
   logger.info(
     {
-      memberId: self.id.toString(16),
+      memberId: memberId.toString(16),
       clusterId: clusterId.toString(16),
       dataDir: options.dataDir,
       clientUrls: options.listenClientUrls,
@@ -107,18 +113,26 @@ async function run(options: SigildOptions, logger: Logger): Promise<void> {
     },
     'sigild ready',
   );
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+  const reason = await new Promise<'signal' | 'removed'>((resolve) => {
+    process.once('SIGINT', () => resolve('signal'));
+    process.once('SIGTERM', () => resolve('signal'));
+    void started.removed.then(() => resolve('removed'));
   });
-  logger.info({}, 'stopping');
+  logger.info({ reason }, 'stopping');
   const deadline = setTimeout(() => {
     logger.error({ deadlineMs: STOP_DEADLINE_MS }, 'graceful stop took too long');
     process.exit(1);
   }, STOP_DEADLINE_MS);
   deadline.unref();
+  if (reason === 'signal') {
+    // A planned stop costs the cluster no election timeout: the leader hands over first,
+    // while its client API still forwards requests (bounded; then it stops anyway).
+    const handOverMs = Math.min(HAND_OVER_MAX_MS, 3 * options.electionMs);
+    const handedOver = await started.handOverLeadership(handOverMs);
+    if (!handedOver) logger.warn({ handOverMs }, 'no voter took over leadership; stopping anyway');
+  }
   await api.close();
-  await member.stop();
+  await started.stop();
   await backend.close();
   logger.info({}, 'stopped');
 }

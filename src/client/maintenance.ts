@@ -110,10 +110,16 @@ export class MaintenanceClient {
   }
 
   /** Streams the member's backend snapshot as chunks of bytes. */
-  async *snapshot(options: CallOptions = {}): AsyncGenerator<Buffer> {
+  async *snapshot(
+    options: CallOptions & {
+      /** Called with each message's remaining_bytes (database bytes still to come). */
+      readonly onRemainingBytes?: (remainingBytes: number) => void;
+    } = {},
+  ): AsyncGenerator<Buffer> {
     const stream = this.pool.serverStream(SNAPSHOT, {}, options);
     try {
       for await (const chunk of stream as AsyncIterable<WireSnapshotResponse>) {
+        options.onRemainingBytes?.(Number(chunk.remaining_bytes));
         if (chunk.blob.length > 0) yield chunk.blob;
       }
     } catch (error) {

@@ -6,4 +6,10 @@ export {
   type LeaseTimeToLive,
 } from './lessor.ts';
 export { LeaseError, isLeaseError, type LeaseErrorCode } from './lease-errors.ts';
-export { LEASE_ID_MAX, encodeLeaseId, decodeLeaseId } from './lease-codec.ts';
+export {
+  LEASE_ID_MIN,
+  LEASE_ID_MAX,
+  isValidLeaseId,
+  encodeLeaseId,
+  decodeLeaseId,
+} from './lease-codec.ts';

@@ -19,7 +19,7 @@ import {
   decodeLeaseTtl,
   encodeLeaseId,
   encodeLeaseTtl,
-  LEASE_ID_MAX,
+  isValidLeaseId,
 } from './lease-codec.ts';
 import { LeaseError } from './lease-errors.ts';
 
@@ -82,7 +82,7 @@ export class Lessor {
       }
     });
     const all = kv.range({ key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]) });
-    for (const kv of all.kvs) if (kv.lease !== 0) this.attach(kv.key, BigInt(kv.lease));
+    for (const kv of all.kvs) if (kv.lease !== 0n) this.attach(kv.key, kv.lease);
   }
 
   has(id: bigint): boolean {
@@ -96,7 +96,8 @@ export class Lessor {
 
   /** Applies a grant; `nowMs` starts the expiry clock on the primary. */
   grant(writer: BackendWriter, id: bigint, ttlSeconds: number, nowMs: number): number {
-    assert(id > 0n && id <= LEASE_ID_MAX, 'the proposer picked a valid lease id');
+    // etcd's lessor answers "lease not found" for id 0; an id outside int64 is as unusable.
+    if (!isValidLeaseId(id)) throw new LeaseError('lease-not-found');
     if (ttlSeconds > LEASE_TTL_MAX_SECONDS) throw new LeaseError('lease-ttl-too-large');
     if (this.leases.has(id)) throw new LeaseError('lease-exists');
     const ttl = this.effectiveTtl(ttlSeconds);
@@ -178,9 +179,8 @@ export class Lessor {
     for (const { events } of revisions) {
       for (const event of events) {
         this.detach(event.kv.key);
-        if (event.type === 'PUT' && event.kv.lease !== 0) {
-          this.attach(event.kv.key, BigInt(event.kv.lease));
-        }
+        if (event.type === 'PUT' && event.kv.lease !== 0n)
+          this.attach(event.kv.key, event.kv.lease);
       }
     }
   }

@@ -11,3 +11,6 @@ export {
 export { hashKv, crc32c } from './hash.ts';
 export { WatchableStore, type WatchableStoreOptions } from './watchable-store.ts';
 export { Watcher, type WatchOptions, type WatchResponse, type WatchFilter } from './watcher.ts';
+// Read-only codecs for backup/restore (src/backup translates etcd's records to and from these).
+export { encodeKeyValue, decodeKeyValue } from './kv-codec.ts';
+export { encodeRevisionKey, decodeRevisionKey, packRevision, mainOf, subOf } from './revision.ts';

@@ -13,12 +13,19 @@ import { assert } from '../base/index.ts';
 import type { Backend, BackendWriter } from '../storage/index.ts';
 import { Compactor, readCompactionMeta, writeScheduledCompaction } from './compactor.ts';
 import { isMvccError, MvccError } from './errors.ts';
-import { TreeIndex } from './key-index.ts';
-import { copyBytes, decodeKeyOnly, encodeKeyValue } from './kv-codec.ts';
-import { executeRange, indexRange, rangeEndOf, readKeyValue } from './range.ts';
-import { decodeRevisionKey, mainOf, packRevision, writeRevisionKey } from './revision.ts';
-import { checkPutRequest, checkRangeRequest, checkTxnRequest } from './txn-check.ts';
-import { executeTxn } from './txn-execute.ts';
+import { rebuildIndex } from './index-rebuild.ts';
+import type { TreeIndex } from './key-index.ts';
+import { executeRange, isPlainPointRead, readKeyValue } from './range.ts';
+import { mainOf } from './revision.ts';
+import {
+  deleteInRevision,
+  putInRevision,
+  readMainOf,
+  type RevisionTarget,
+  type WriteRevision,
+} from './revision-writes.ts';
+import { checkRangeRequest, checkTxnRequest } from './txn-check.ts';
+import { executeTxn, type TxnContext } from './txn-execute.ts';
 import { ValueCache } from './value-cache.ts';
 import type {
   CompactionRequest,
@@ -26,7 +33,6 @@ import type {
   DeleteRangeRequest,
   DeleteRangeResponse,
   Event,
-  KeyValue,
   PutRequest,
   PutResponse,
   RangeRequest,
@@ -63,21 +69,11 @@ export interface KvWriter {
 export type BatchResult<T> =
   { readonly applied: true; readonly value: T } | { readonly applied: false };
 
-/** Write state of the revision being built (etcd's storeTxnWrite). */
-export interface WriteRevision {
-  readonly main: number;
-  events: Event[];
-}
-
-const REBUILD_BATCH_ENTRIES = 10_000;
-/** Reused for every revision key written; backends copy keys (see BackendWriter). */
-const revisionKeyScratch = new Uint8Array(16);
-const tombstoneKeyScratch = new Uint8Array(17);
 export const DEFAULT_MAX_TXN_OPS = 128;
 
 export class KvStore {
   readonly backend: Backend;
-  private treeIndex = new TreeIndex();
+  private treeIndex: TreeIndex;
   /** Decoded KeyValues of hot keys for single-key ranges (see value-cache.ts). */
   private valueCache: ValueCache;
   private readonly newValueCache: () => ValueCache;
@@ -100,37 +96,21 @@ export class KvStore {
       new ValueCache(options.valueCacheEntriesMax, options.valueCacheBytesMax);
     this.valueCache = this.newValueCache();
     this.compactor = new Compactor(backend);
-    this.rebuild();
+    this.treeIndex = this.rebuild();
   }
 
   /** Rebuilds the key index from the key bucket, then resumes an interrupted compaction. */
-  private rebuild(): void {
+  private rebuild(): TreeIndex {
     const meta = this.backend.read((reader) => readCompactionMeta(reader));
-    let start = new Uint8Array(0);
-    for (;;) {
-      const entries = this.backend.read((reader) =>
-        reader.range('key', start, undefined, { limit: REBUILD_BATCH_ENTRIES }),
-      );
-      for (const { key, value } of entries) {
-        const { packed, tombstone } = decodeRevisionKey(key);
-        const userKey = decodeKeyOnly(value);
-        if (tombstone) this.treeIndex.restoreTombstone(userKey, packed);
-        else this.treeIndex.put(userKey, packed);
-        this.currentMain = Math.max(this.currentMain, mainOf(packed));
-      }
-      if (entries.length < REBUILD_BATCH_ENTRIES) break;
-      // The next key after the last one: append a zero byte.
-      const last = entries[entries.length - 1].key;
-      start = new Uint8Array(last.length + 1);
-      start.set(last);
-    }
+    const { index, newestMain } = rebuildIndex(this.backend);
     this.compactMain = meta.scheduled;
-    this.currentMain = Math.max(this.currentMain, this.compactMain);
+    this.currentMain = Math.max(1, newestMain, this.compactMain);
     if (meta.scheduled > meta.finished) {
-      this.compactor.schedule(meta.scheduled, this.treeIndex.compact(meta.scheduled));
+      this.compactor.schedule(meta.scheduled, index.compact(meta.scheduled));
     } else if (meta.scheduled > 0) {
-      this.treeIndex.compact(meta.scheduled);
+      index.compact(meta.scheduled);
     }
+    return index;
   }
 
   /** Entries and bytes held by the value cache (for tests and metrics). */
@@ -151,14 +131,11 @@ export class KvStore {
     assert(this.batchWriter === undefined, 'restore during a batch');
     this.broken = true; // Until the rebuild finishes, nothing may read half a state.
     await this.backend.restore(chunks);
-    this.treeIndex = new TreeIndex();
     // The new state reuses revision numbers for other KeyValues. Cached entries hang off the old
     // index's KeyIndex objects, so none can be hit again; a fresh cache also lets them be freed.
     this.valueCache = this.newValueCache();
     this.compactor = new Compactor(this.backend);
-    this.currentMain = 1;
-    this.compactMain = 0;
-    this.rebuild();
+    this.treeIndex = this.rebuild();
     this.broken = false;
     for (const listener of this.restoreListeners) listener();
   }
@@ -183,11 +160,6 @@ export class KvStore {
   /** Called with the revisions of each batch once it has committed, in order. */
   onCommit(listener: (revisions: readonly CommittedRevision[]) => void): void {
     this.listeners.push(listener);
-  }
-
-  private batchReader(): BackendWriter {
-    assert(this.batchWriter !== undefined, 'write outside a batch');
-    return this.batchWriter;
   }
 
   /** Checks a requested revision (<= 0: current) against compaction and the present. */
@@ -294,42 +266,63 @@ export class KvStore {
     return this.applyOne((writer) => writer.compact(request));
   }
 
+  /**
+   * The batch's KvWriter, made once per batch. Each operation is guarded: an MvccError must
+   * leave no trace (asserted), since the caller keeps applying the rest of the batch.
+   */
   private makeWriter(backend: BackendWriter): KvWriter {
-    // Each operation is guarded: an MvccError must leave no trace (asserted), since the
-    // caller keeps applying the rest of the batch.
-    const guarded = <R>(operation: () => R): R => {
-      const before = this.currentMain;
-      const revisionsBefore = this.batchRevisions.length;
-      try {
-        return operation();
-      } catch (error) {
-        if (isMvccError(error)) {
-          assert(this.currentMain === before, 'MvccError after a write');
-          assert(this.batchRevisions.length === revisionsBefore, 'MvccError after a write');
-        }
-        throw error;
-      }
-    };
+    const target: RevisionTarget = { index: this.treeIndex, writer: backend };
     return {
       backend,
-      range: (request) => guarded(() => this.range(request)),
-      put: (request) => guarded(() => this.writeOne((w) => this.putIn(w, request, true))),
-      deleteRange: (request) => guarded(() => this.writeOne((w) => this.deleteIn(w, request))),
-      txn: (request) =>
-        guarded(() => {
-          checkTxnRequest(request, this.maxTxnOps);
-          return this.writeOne((w) => executeTxn(this.txnContext(), w, request));
-        }),
-      compact: (request) => guarded(() => this.compactIn(request)),
+      range: (request) => this.range(request),
+      put: (request) => {
+        const revision = this.openRevision();
+        try {
+          return this.closeRevision(revision, putInRevision(target, revision, request, true));
+        } catch (error) {
+          throw this.checkNoTrace(error, revision);
+        }
+      },
+      deleteRange: (request) => {
+        const revision = this.openRevision();
+        try {
+          return this.closeRevision(revision, deleteInRevision(target, revision, request));
+        } catch (error) {
+          throw this.checkNoTrace(error, revision);
+        }
+      },
+      txn: (request) => {
+        checkTxnRequest(request, this.maxTxnOps);
+        const revision = this.openRevision();
+        try {
+          const response = executeTxn(this.txnContext(target), revision, request);
+          return this.closeRevision(revision, response);
+        } catch (error) {
+          throw this.checkNoTrace(error, revision);
+        }
+      },
+      compact: (request) => {
+        const before = this.compactMain;
+        try {
+          return this.compactIn(request);
+        } catch (error) {
+          if (isMvccError(error)) assert(this.compactMain === before, 'MvccError after a write');
+          throw error;
+        }
+      },
     };
   }
 
-  /** Runs one write transaction (one revision if it changes anything). */
-  private writeOne<R extends { header: { revision: number } }>(
-    body: (revision: WriteRevision) => R,
+  /** Starts a write transaction: one revision if it changes anything. */
+  private openRevision(): WriteRevision {
+    return { main: this.currentMain + 1, events: [] };
+  }
+
+  /** Ends a write transaction and stamps its response with the store's revision after it. */
+  private closeRevision<R extends { header: { revision: number } }>(
+    revision: WriteRevision,
+    response: R,
   ): R {
-    const revision: WriteRevision = { main: this.currentMain + 1, events: [] };
-    const response = body(revision);
     if (revision.events.length > 0) {
       this.currentMain = revision.main;
       this.batchRevisions.push({ revision: revision.main, events: revision.events });
@@ -338,95 +331,20 @@ export class KvStore {
     return response;
   }
 
-  /** The revision reads inside a write see: including the write's own changes. */
-  readMain(revision: WriteRevision): number {
-    return revision.events.length > 0 ? revision.main : revision.main - 1;
+  /** An MvccError is only allowed before a write transaction changed anything. */
+  private checkNoTrace(error: unknown, revision: WriteRevision): unknown {
+    if (isMvccError(error)) assert(revision.events.length === 0, 'MvccError after a write');
+    return error;
   }
 
-  private txnContext() {
+  private txnContext(target: RevisionTarget): TxnContext<WriteRevision> {
     return {
-      index: this.treeIndex,
-      reader: (): BackendWriter => {
-        assert(this.batchWriter !== undefined);
-        return this.batchWriter;
-      },
-      readMain: (revision: WriteRevision) => this.readMain(revision),
-      put: (revision: WriteRevision, request: PutRequest) => this.putIn(revision, request, false),
-      deleteRange: (revision: WriteRevision, request: DeleteRangeRequest) =>
-        this.deleteIn(revision, request),
+      index: target.index,
+      reader: () => target.writer,
+      readMain: readMainOf,
+      put: (revision, request) => putInRevision(target, revision, request, false),
+      deleteRange: (revision, request) => deleteInRevision(target, revision, request),
       currentRevision: () => this.currentMain,
-    };
-  }
-
-  /** The live KeyValue of `key` at the write's read revision, if any. */
-  private liveAt(revision: WriteRevision, key: Uint8Array): KeyValue | undefined {
-    const found = this.treeIndex.get(key, this.readMain(revision));
-    return found === undefined ? undefined : readKeyValue(this.batchReader(), found.modified);
-  }
-
-  /** etcd's put: `check` false inside a txn, whose requests were checked up front. */
-  putIn(revision: WriteRevision, request: PutRequest, check: boolean): PutResponse {
-    if (check) checkPutRequest(request);
-    const ignore = request.ignoreValue === true || request.ignoreLease === true;
-    const previous =
-      ignore || request.prevKv === true ? this.liveAt(revision, request.key) : undefined;
-    if (ignore && previous === undefined) {
-      assert(check, 'txn put of a missing key passed the pre-check');
-      throw new MvccError('key-not-found');
-    }
-    // Nothing below throws an MvccError, so creating the key's index here leaves no trace of a
-    // rejected put.
-    const keyIndex = this.treeIndex.lookupOrCreate(request.key);
-    const found = keyIndex.get(revision.main);
-    const rev = packRevision(revision.main, revision.events.length);
-    const kv: KeyValue = {
-      key: copyBytes(request.key),
-      createRevision: found === undefined ? revision.main : mainOf(found.created),
-      modRevision: revision.main,
-      version: (found?.version ?? 0) + 1,
-      value: request.ignoreValue === true ? previous!.value : (request.value ?? new Uint8Array(0)),
-      lease: request.ignoreLease === true ? previous!.lease : (request.lease ?? 0),
-    };
-    const writer = this.batchWriter;
-    assert(writer !== undefined, 'put outside a batch');
-    writer.append('key', writeRevisionKey(revisionKeyScratch, rev, false), encodeKeyValue(kv));
-    this.treeIndex.put(kv.key, rev, keyIndex);
-    revision.events.push({ type: 'PUT', kv });
-    const header = { revision: 0 };
-    return request.prevKv === true && previous !== undefined
-      ? { header, prevKv: previous }
-      : { header };
-  }
-
-  deleteIn(revision: WriteRevision, request: DeleteRangeRequest): DeleteRangeResponse {
-    checkRangeRequest(request);
-    const readMain = this.readMain(revision);
-    const { revs } = indexRange(this.index, request.key, request.rangeEnd, readMain, 0);
-    const previous = revs.map((rev) => readKeyValue(this.batchReader(), rev));
-    const writer = this.batchWriter;
-    assert(writer !== undefined, 'delete outside a batch');
-    for (const kv of previous) {
-      const rev = packRevision(revision.main, revision.events.length);
-      const tombstone: KeyValue = {
-        key: kv.key,
-        createRevision: 0,
-        modRevision: revision.main,
-        version: 0,
-        value: new Uint8Array(0),
-        lease: 0,
-      };
-      writer.append(
-        'key',
-        writeRevisionKey(tombstoneKeyScratch, rev, true),
-        encodeKeyValue(tombstone),
-      );
-      this.treeIndex.tombstone(kv.key, rev);
-      revision.events.push({ type: 'DELETE', kv: tombstone });
-    }
-    return {
-      header: { revision: 0 },
-      deleted: previous.length,
-      prevKvs: request.prevKv === true ? previous : [],
     };
   }
 
@@ -457,16 +375,4 @@ export class KvStore {
   get compactionPending(): boolean {
     return this.compactor.pending;
   }
-}
-
-/** A range over one key that needs no revision filter and wants the KeyValue itself. */
-function isPlainPointRead(request: RangeRequest): boolean {
-  return (
-    rangeEndOf(request.rangeEnd) === undefined &&
-    request.countOnly !== true &&
-    (request.minModRevision ?? 0) === 0 &&
-    (request.maxModRevision ?? 0) === 0 &&
-    (request.minCreateRevision ?? 0) === 0 &&
-    (request.maxCreateRevision ?? 0) === 0
-  );
 }

@@ -130,3 +130,15 @@ export function executeRange(view: RangeView, request: RangeRequest, atMain: num
   if (request.keysOnly === true) kvs = kvs.map((kv) => ({ ...kv, value: new Uint8Array(0) }));
   return { kvs, more, count: total };
 }
+
+/** A range over one key that needs no revision filter and wants the KeyValue itself. */
+export function isPlainPointRead(request: RangeRequest): boolean {
+  return (
+    rangeEndOf(request.rangeEnd) === undefined &&
+    request.countOnly !== true &&
+    (request.minModRevision ?? 0) === 0 &&
+    (request.maxModRevision ?? 0) === 0 &&
+    (request.minCreateRevision ?? 0) === 0 &&
+    (request.maxCreateRevision ?? 0) === 0
+  );
+}

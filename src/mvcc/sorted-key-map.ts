@@ -57,12 +57,18 @@ export class SortedKeyMap<Entry extends Keyed> {
 
   /** Inserts an entry whose key is not in the map. */
   insert(entry: Entry): void {
-    let chunkIndex = this.chunkFor(entry.key);
-    if (chunkIndex === this.chunks.length) {
-      // Beyond every key: append to the last chunk (the common case for growing key spaces).
-      if (chunkIndex === 0) this.chunks.push([]);
-      chunkIndex = this.chunks.length - 1;
+    const lastChunk = this.chunks[this.chunks.length - 1];
+    if (lastChunk === undefined || lastChunk[lastChunk.length - 1].key < entry.key) {
+      // Beyond every key, the common case for growing key spaces: no binary search (its probes
+      // each touch a cold entry and its key string), push (splice is several times slower),
+      // and a full last chunk starts a new one instead of being halved, so chunks fill up.
+      this.count++;
+      if (lastChunk !== undefined && lastChunk.length < CHUNK_ENTRIES_MAX) lastChunk.push(entry);
+      else this.chunks.push([entry]);
+      return;
     }
+    // Some chunk's last key is >= the new key, so chunkFor finds one.
+    const chunkIndex = this.chunkFor(entry.key);
     const chunk = this.chunks[chunkIndex];
     const position = SortedKeyMap.lowerBound(chunk, entry.key);
     assert(
@@ -70,13 +76,6 @@ export class SortedKeyMap<Entry extends Keyed> {
       'SortedKeyMap.insert of a present key',
     );
     this.count++;
-    if (position === chunk.length && chunkIndex === this.chunks.length - 1) {
-      // Appending beyond every key: push (splice is several times slower) and, when the chunk is
-      // full, start a new one instead of halving it, so growing key spaces fill their chunks.
-      if (chunk.length < CHUNK_ENTRIES_MAX) chunk.push(entry);
-      else this.chunks.push([entry]);
-      return;
-    }
     chunk.splice(position, 0, entry);
     if (chunk.length > CHUNK_ENTRIES_MAX) {
       this.chunks.splice(chunkIndex + 1, 0, chunk.splice(chunk.length >>> 1));

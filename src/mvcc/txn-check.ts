@@ -22,7 +22,7 @@ export function checkPutRequest(request: PutRequest): void {
   if (request.ignoreValue === true && (request.value?.length ?? 0) !== 0) {
     throw new MvccError('value-provided');
   }
-  if (request.ignoreLease === true && (request.lease ?? 0) !== 0) {
+  if (request.ignoreLease === true && (request.lease ?? 0n) !== 0n) {
     throw new MvccError('lease-provided');
   }
 }

@@ -47,8 +47,12 @@ function compareValue(compare: Compare, kv: KeyValue | undefined): number {
     case 'MOD':
       return Math.sign((kv?.modRevision ?? 0) - (compare.modRevision ?? 0));
     case 'LEASE':
-      return Math.sign((kv?.lease ?? 0) - (compare.lease ?? 0));
+      return compareLeaseIds(kv?.lease ?? 0n, compare.lease ?? 0n);
   }
+}
+
+function compareLeaseIds(a: bigint, b: bigint): number {
+  return a === b ? 0 : a > b ? 1 : -1;
 }
 
 function resultHolds(compare: Compare, difference: number): boolean {
@@ -141,22 +145,20 @@ function executeOp<R extends WriteRevisionLike>(
     const atMain = context.readMain(revision);
     const view = { index: context.index, reader: context.reader() };
     const result = executeRange(view, op.requestRange, atMain);
-    return { responseRange: { header: { revision: 0 }, ...result } };
+    return { responseRange: { header: { revision: atMain }, ...result } };
   }
-  if ('requestPut' in op) return { responsePut: context.put(revision, op.requestPut) };
+  // As etcd 3.4: each operation's header carries the revision the txn had reached when it ran
+  // (the read revision until the first change, the new one after); a nested txn's header none.
+  if ('requestPut' in op) {
+    const response = context.put(revision, op.requestPut);
+    return { responsePut: { ...response, header: { revision: context.readMain(revision) } } };
+  }
   if ('requestDeleteRange' in op) {
-    return { responseDeleteRange: context.deleteRange(revision, op.requestDeleteRange) };
+    const response = context.deleteRange(revision, op.requestDeleteRange);
+    const header = { revision: context.readMain(revision) };
+    return { responseDeleteRange: { ...response, header } };
   }
   return { responseTxn: executeOps(context, revision, op.requestTxn, path) };
-}
-
-/** Sets every header of a response tree to the txn's final revision. */
-function stampHeaders(response: ResponseOp, revision: number): void {
-  const inner = Object.values(response)[0] as { header: { revision: number } };
-  inner.header.revision = revision;
-  if ('responseTxn' in response) {
-    for (const nested of response.responseTxn.responses) stampHeaders(nested, revision);
-  }
 }
 
 export function executeTxn<R extends WriteRevisionLike>(
@@ -172,6 +174,5 @@ export function executeTxn<R extends WriteRevisionLike>(
   assert(path.length === 0, 'txn path not fully consumed');
   const finalRevision = revision.events.length > 0 ? revision.main : revision.main - 1;
   assert(finalRevision >= context.currentRevision(), 'txn revision went backwards');
-  for (const nested of response.responses) stampHeaders(nested, finalRevision);
   return response;
 }

@@ -1,6 +1,8 @@
 /**
  * MVCC data types, mirroring etcd's mvccpb.KeyValue and etcdserverpb request/response messages
- * field for field (camelCase of the proto names, int64 as number), so the API layer maps 1:1.
+ * field for field (camelCase of the proto names), so the API layer maps 1:1. int64 fields are
+ * numbers (revisions and counts stay far below 2^53) except lease ids, which are bigint: etcd
+ * hands out lease ids across the whole positive int64 range.
  */
 
 export interface KeyValue {
@@ -9,7 +11,8 @@ export interface KeyValue {
   readonly modRevision: number;
   readonly version: number;
   readonly value: Uint8Array;
-  readonly lease: number;
+  /** 0n: no lease. */
+  readonly lease: bigint;
 }
 
 export interface ResponseHeader {
@@ -48,7 +51,7 @@ export interface RangeResponse {
 export interface PutRequest {
   readonly key: Uint8Array;
   readonly value?: Uint8Array;
-  readonly lease?: number;
+  readonly lease?: bigint;
   readonly prevKv?: boolean;
   readonly ignoreValue?: boolean;
   readonly ignoreLease?: boolean;
@@ -84,7 +87,7 @@ export interface Compare {
   readonly createRevision?: number;
   readonly modRevision?: number;
   readonly value?: Uint8Array;
-  readonly lease?: number;
+  readonly lease?: bigint;
 }
 
 export type RequestOp =

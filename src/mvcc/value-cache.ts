@@ -84,7 +84,7 @@ export class ValueCache {
     this.bytes -= sizeOf(kv);
     this.count--;
     evicted.cachedKeyValue = undefined;
-    evicted.cachedRevision = -1;
+    evicted.cachedRevision = undefined;
     this.slots[slot] = undefined;
   }
 }

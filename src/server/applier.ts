@@ -6,7 +6,7 @@
  * leader, which is not replicated state).
  */
 import { isMvccError, type KvWriter, type RequestOp, type TxnRequest } from '../mvcc/index.ts';
-import { isLeaseError, type Lessor } from '../lease/index.ts';
+import { isLeaseError, type LeaseTimeToLive, type Lessor } from '../lease/index.ts';
 import { readMember, writeAlarm, writeMember } from './cluster-store.ts';
 import type { InternalRequest } from './request.ts';
 import type { AlarmMember } from './server-api.ts';
@@ -59,6 +59,11 @@ function applyOrThrow(context: ApplyContext, request: InternalRequest): unknown 
       return null;
     case 'leaseRenew':
       return lessor.renew(request.id, context.nowMs);
+    case 'leaseTimeToLiveQuery':
+      // Followers' lessors never count expiry; only the primary's answer means anything.
+      return lessor.isPrimary ? lessor.timeToLive(request.id, context.nowMs).ttlSeconds : null;
+    case 'leaseTimeToLiveAnswer':
+      return answeredTimeToLive(lessor, request, context.nowMs);
     case 'alarm':
       return applyAlarm(context, request);
     case 'memberAttributes': {
@@ -72,6 +77,20 @@ function applyOrThrow(context: ApplyContext, request: InternalRequest): unknown 
       return null;
     }
   }
+}
+
+/** The leader's remaining TTL with this member's replicated view (granted TTL, keys) at the
+ *  answer's place in the log; a lease revoked between query and answer is gone. */
+function answeredTimeToLive(
+  lessor: Lessor,
+  answer: Extract<InternalRequest, { kind: 'leaseTimeToLiveAnswer' }>,
+  nowMs: number,
+): LeaseTimeToLive {
+  const local = lessor.timeToLive(answer.id, nowMs);
+  if (answer.remainingSeconds < 0)
+    return { id: answer.id, ttlSeconds: -1, grantedTtlSeconds: 0, keys: [] };
+  if (local.ttlSeconds < 0) return local;
+  return { ...local, ttlSeconds: Math.min(answer.remainingSeconds, local.grantedTtlSeconds) };
 }
 
 function applyAlarm(
@@ -97,14 +116,12 @@ function checkSpace(context: ApplyContext): void {
   if (context.alarms.some((alarm) => alarm.alarm === 'NOSPACE')) throw new ServerError('no-space');
 }
 
-function checkLease(lessor: Lessor, lease: number | undefined): void {
-  if (lease === undefined || lease === 0) return;
-  // Not every caller is the gRPC decoder: a lease that is no integer (NaN arrives here as
-  // null) names no lease, and must fail like one rather than throw inside apply on every
-  // member, again at every replay.
-  if (!Number.isSafeInteger(lease) || !lessor.has(BigInt(lease))) {
-    throw new ServerError('lease-not-found');
-  }
+function checkLease(lessor: Lessor, lease: bigint | undefined): void {
+  if (lease === undefined || lease === 0n) return;
+  // Not every caller is the gRPC decoder: a lease that is no bigint (an old entry's
+  // fractional number, or null) names no lease, and must fail like one rather than throw
+  // inside apply on every member, again at every replay.
+  if (typeof lease !== 'bigint' || !lessor.has(lease)) throw new ServerError('lease-not-found');
 }
 
 /** Both branches are checked (etcd checks only the branch taken); a txn naming a lease that

@@ -16,6 +16,14 @@ export {
   type MemberEnvironment,
 } from './member-config.ts';
 export type { FoundingMember } from './raft-storage.ts';
+export { decodeMember } from './cluster-store.ts';
+export { seedMemberDataDir, type SeedMemberOptions } from './membership-bootstrap.ts';
+export {
+  discoverCluster,
+  encodeClusterInfo,
+  readMemberIdentity,
+  type JoinPlan,
+} from './membership-join.ts';
 
 import type { MemberConfig, MemberEnvironment } from './member-config.ts';
 import { SigilMember } from './member.ts';

@@ -36,6 +36,8 @@ export interface MemberConfig {
   readonly autoCompaction: AutoCompaction | null;
   /** etcd: 5 s + 2 × election timeout. */
   readonly requestTimeoutMs: number;
+  /** The leader promotes a learner as soon as it has caught up (--auto-promote-learners). */
+  readonly autoPromoteLearners?: boolean;
   /** Small segments in tests; default 64 MiB. */
   readonly walSegmentBytes?: number;
 }
@@ -49,6 +51,13 @@ export interface MemberEnvironment {
   readonly logger: Logger;
   /** Wall-clock milliseconds, only to seed request ids (etcd's idutil does the same). */
   readonly wallClockMs: () => number;
+  /** Sends a MemberPromote to the leader at `leaderClientUrls` (etcd forwards promotions to
+   *  the leader, which alone knows whether the learner has caught up). Without it, a follower
+   *  answers "not leader". */
+  readonly forwardPromote?: (leaderClientUrls: readonly string[], id: bigint) => Promise<void>;
+  /** Asks the member at a peer URL for its cluster info (membership-join.ts); a member that
+   *  lost its leader uses it to find out whether it was removed. Absent: it never asks. */
+  readonly fetchClusterInfo?: (peerUrl: string) => Promise<Uint8Array>;
   /** Runs background work soon (default setImmediate); the simulator passes its own. */
   readonly schedule?: (task: () => void) => void;
 }

@@ -5,7 +5,7 @@
  * entry on THIS member. Leadership moving fails every waiter with 'leader-changed'.
  */
 import type { Clock } from '../base/index.ts';
-import { NO_MEMBER, type SoftState, type StepResult } from '../raft/index.ts';
+import { NO_MEMBER, type SoftState } from '../raft/index.ts';
 import { ProposalRegistry } from './proposal-registry.ts';
 import { encodeRequest, type InternalRequest } from './request.ts';
 import { RequestIdGenerator } from './request-id.ts';
@@ -25,7 +25,8 @@ export interface ProposerOptions {
   /** Throws ServerError('stopped') once the member is stopping. */
   readonly checkRunning: () => void;
   readonly leader: () => bigint;
-  readonly propose: (data: Uint8Array) => StepResult;
+  /** Hands the entry to raft; `refused` is called (maybe later) if raft refuses it. */
+  readonly propose: (data: Uint8Array, refused: (reason: string) => void) => void;
 }
 
 export class Proposer {
@@ -54,8 +55,7 @@ export class Proposer {
       throw new ServerError('request-too-large');
     }
     const settled = this.registry.register<T>(id);
-    const result = this.options.propose(data);
-    if (!result.ok) this.registry.fail(id, refusalCode(result.reason));
+    this.options.propose(data, (reason) => this.registry.fail(id, refusalCode(reason)));
     return await settled;
   }
 

@@ -23,6 +23,7 @@ import {
   NO_MEMBER,
   RawNode,
   type ConfChange,
+  type ConfState,
   type HardState,
   type MemoryLogStorage,
   type Ready,
@@ -44,6 +45,9 @@ export interface RaftLoopHooks {
   readonly softState: (previous: SoftState, next: SoftState) => void;
   /** After a snapshot from the leader replaced the state (membership may have changed). */
   readonly restored: () => void;
+  /** Whether raft should apply a committed change, judged against the configuration in force
+   *  (the member re-validates every change at apply time, as etcd does). */
+  readonly acceptConfChange: (change: ConfChange, current: ConfState) => boolean;
   readonly confChange: (change: ConfChange) => void;
   /** The loop hit an error it cannot recover from (a failed fsync, a broken invariant). */
   readonly fatal: (error: unknown) => void;
@@ -77,6 +81,8 @@ export class RaftLoop {
   private stopped = false;
   /** A commit-only hard state not yet written: it rides along with the next fsync'd save. */
   private unsavedHardState: HardState | null = null;
+  /** Proposals waiting for the end of this microtask checkpoint (see propose). */
+  private proposalBatch: { data: Uint8Array; refused: (reason: string) => void }[] = [];
 
   constructor(private readonly options: RaftLoopOptions) {
     const { config, storage, stateMachine } = options;
@@ -156,11 +162,27 @@ export class RaftLoop {
     this.kick();
   }
 
-  propose(data: Uint8Array): StepResult {
+  /**
+   * Queues a proposal; `refused` is called if raft refuses it. Proposals made in the same
+   * microtask checkpoint (every request decoded from one socket read, every waiter woken by one
+   * apply) are stepped as ONE MsgProp: per follower one append message and one acknowledgement
+   * for the whole batch instead of one per request, which at 100 concurrent clients was a tenth
+   * of the leader's CPU. The batch leaves before the event loop turns, so no latency is added.
+   */
+  propose(data: Uint8Array, refused: (reason: string) => void): void {
     assert(!this.stopped, 'propose after stop');
-    const result = this.node.propose(data);
+    this.proposalBatch.push({ data, refused });
+    if (this.proposalBatch.length === 1) queueMicrotask(() => this.proposeBatch());
+  }
+
+  private proposeBatch(): void {
+    const batch = this.proposalBatch;
+    this.proposalBatch = [];
+    // After stop the proposer has already failed every waiter.
+    if (this.stopped || batch.length === 0) return;
+    const result = this.node.proposeBatch(batch.map((proposal) => proposal.data));
+    if (!result.ok) for (const proposal of batch) proposal.refused(result.reason);
     this.kick();
-    return result;
   }
 
   readIndex(context: Uint8Array): StepResult {
@@ -248,8 +270,11 @@ export class RaftLoop {
   }
 
   private applyConfChange(change: ConfChange): void {
-    this.node.applyConfChange(change);
-    this.options.hooks.confChange(change);
+    const { hooks } = this.options;
+    if (hooks.acceptConfChange(change, this.node.status().confState)) {
+      this.node.applyConfChange(change);
+    }
+    hooks.confChange(change);
   }
 
   private async persistSnapshot(snapshot: Snapshot): Promise<void> {

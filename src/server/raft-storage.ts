@@ -1,11 +1,12 @@
 /**
- * Opening a member's raft state from disk: a fresh bootstrap (create the WAL, with the founding
- * configuration in its metadata) or a restart (newest snapshot file + the WAL after it), turned
- * into the MemoryLogStorage raft reads.
+ * Opening a member's raft state from disk: a fresh bootstrap (create the WAL; a founder of a new
+ * cluster then writes the committed add-voter entries 1..n, see membership-bootstrap.ts; a
+ * joiner starts empty) or a restart (newest snapshot file + the WAL after it), turned into the
+ * MemoryLogStorage raft reads.
  *
- * Bootstrap is deterministic: every founding member derives the same configuration (all
- * members voters, at index 0) from --initial-cluster, and records it in its WAL metadata so a
- * restart without any snapshot rebuilds exactly the same starting point.
+ * WALs written before the configuration moved into the log (metadata version 1) carry the
+ * founders in their metadata; they still open, with the founders as the configuration at
+ * index 0.
  */
 import { assert, asLogIndex, asMemberId, type MemberId } from '../base/index.ts';
 import {
@@ -25,20 +26,24 @@ import {
   type FileSystem,
   type Wal,
 } from '../storage/index.ts';
+import {
+  bootstrapEntries,
+  encodeWalMetadata,
+  type FoundingMember,
+  type WalMetadataV2,
+} from './membership-bootstrap.ts';
 import type { Member } from './server-api.ts';
 
-export interface FoundingMember {
-  readonly id: bigint;
-  readonly name: string;
-  readonly peerUrls: readonly string[];
-}
+export type { FoundingMember };
 
-interface WalMetadata {
+interface WalMetadataV1 {
   readonly version: 1;
   readonly memberId: string;
   readonly clusterId: string;
   readonly founders: readonly { id: string; name: string; peerUrls: readonly string[] }[];
 }
+
+type WalMetadata = WalMetadataV1 | WalMetadataV2;
 
 export interface OpenRaftStorageOptions {
   readonly fs: FileSystem;
@@ -48,10 +53,17 @@ export interface OpenRaftStorageOptions {
   readonly initialCluster: readonly FoundingMember[];
   readonly initialClusterState: 'new' | 'existing';
   readonly walSegmentBytes?: number;
-  /** How the WAL writer lets appenders join the next batch (default: one setImmediate turn);
-   *  the simulator passes its own scheduler so no real event-loop turn decides the order. */
+  /** How the WAL writer lets appenders join the next batch (default: none beyond a
+   *  microtask, see below); the simulator passes its own scheduler so no real event-loop turn
+   *  decides the order. */
   readonly yieldToAppenders?: () => Promise<void>;
 }
+
+/** The raft loop is the WAL's only appender and awaits each save before taking the next
+ *  Ready, so waiting a whole event-loop turn for other appenders to join a batch never grouped
+ *  anything; it only put a loop turn (under load, every pending socket callback) on every
+ *  fsync's path. Many proposals already share one save: they share one Ready. */
+const noWaitForAppenders = (): Promise<void> => Promise.resolve();
 
 export interface RaftStorageState {
   readonly storage: MemoryLogStorage;
@@ -59,7 +71,8 @@ export interface RaftStorageState {
   readonly snapshotter: Snapshotter;
   readonly snapshot: Snapshot | null;
   readonly hardState: HardState;
-  /** The founding members (from the WAL metadata), as member records. */
+  /** The founding members of a version-1 WAL (from its metadata); empty for later WALs, whose
+   *  member records come from applying the log's conf changes. */
   readonly founders: readonly Member[];
   readonly fresh: boolean;
 }
@@ -70,20 +83,43 @@ export async function openRaftStorage(options: OpenRaftStorageOptions): Promise<
   const directory = walDirectory(dataDir);
   const walOptions = {
     ...(options.walSegmentBytes === undefined ? {} : { segmentBytes: options.walSegmentBytes }),
-    ...(options.yieldToAppenders === undefined
-      ? {}
-      : { yieldToAppenders: options.yieldToAppenders }),
+    yieldToAppenders: options.yieldToAppenders ?? noWaitForAppenders,
   };
   const fresh = !(await walExists(fs, directory));
-  if (fresh && options.initialClusterState === 'existing') {
-    throw new Error(
-      `no WAL in ${directory}: joining an existing cluster needs member add (not supported yet)`,
+  if (fresh) {
+    assert(
+      options.initialCluster.some((member) => member.id === options.memberId),
+      'this member is in its initial cluster',
     );
   }
-  const opened = fresh
-    ? await createWal(fs, directory, encodeMetadata(options), walOptions)
-    : await openWal(fs, directory, walOptions);
+  if (fresh) {
+    const created = await createWal(
+      fs,
+      directory,
+      encodeWalMetadata(options.memberId, options.clusterId),
+      walOptions,
+    );
+    await created.wal.close();
+  }
+  let opened = await openWal(fs, directory, walOptions);
   const metadata = decodeMetadata(opened.metadata);
+  // A founder writes its bootstrap entries right after creating the WAL; a crash in between
+  // leaves an empty WAL, which gets them on the next start (with the same flags, the same bytes).
+  const empty =
+    opened.entries.length === 0 && opened.snapshot.index === 0 && opened.hardState.term === 0;
+  if (metadata.version === 2 && empty && options.initialClusterState === 'new') {
+    // Written through a WAL of its own that never yields: nothing else appends yet, and an
+    // injected scheduler (the simulator's) only runs once the member has started.
+    await opened.wal.close();
+    const writer = await openWal(fs, directory, {
+      ...walOptions,
+      yieldToAppenders: () => Promise.resolve(),
+    });
+    const bootstrap = bootstrapEntries(options.initialCluster);
+    await writer.wal.save(bootstrap.hardState, bootstrap.entries);
+    await writer.wal.close();
+    opened = await openWal(fs, directory, walOptions);
+  }
   if (BigInt(`0x${metadata.memberId}`) !== options.memberId) {
     throw new Error(
       `data dir ${dataDir} belongs to member ${metadata.memberId}, not ${options.memberId.toString(16)}`,
@@ -92,7 +128,7 @@ export async function openRaftStorage(options: OpenRaftStorageOptions): Promise<
   if (BigInt(`0x${metadata.clusterId}`) !== options.clusterId) {
     throw new Error(`data dir ${dataDir} belongs to cluster ${metadata.clusterId}`);
   }
-  const founders: Member[] = metadata.founders.map((founder) => ({
+  const founders: Member[] = (metadata.version === 1 ? metadata.founders : []).map((founder) => ({
     id: BigInt(`0x${founder.id}`),
     name: founder.name,
     peerUrls: founder.peerUrls,
@@ -100,6 +136,7 @@ export async function openRaftStorage(options: OpenRaftStorageOptions): Promise<
     isLearner: false,
   }));
   const storage = new MemoryLogStorage(foundingConfState(founders.map((member) => member.id)));
+  // (Version 2: the configuration at index 0 is empty; entries 1..n or a snapshot set it.)
   const snapshot = await snapshotter.loadNewest();
   if (snapshot !== null) {
     // The WAL's entries start right after its own snapshot marker; a newer snapshot file
@@ -143,30 +180,11 @@ function foundingConfState(ids: readonly bigint[]): ConfState {
   return { voters, learners: [] };
 }
 
-function encodeMetadata(options: OpenRaftStorageOptions): Uint8Array {
-  const founders = [...options.initialCluster]
-    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-    .map((member) => ({
-      id: member.id.toString(16),
-      name: member.name,
-      peerUrls: member.peerUrls,
-    }));
-  assert(
-    founders.some((member) => member.id === options.memberId.toString(16)),
-    'this member is one of the founders',
-  );
-  const metadata: WalMetadata = {
-    version: 1,
-    memberId: options.memberId.toString(16),
-    clusterId: options.clusterId.toString(16),
-    founders,
-  };
-  return new TextEncoder().encode(JSON.stringify(metadata));
-}
-
 function decodeMetadata(bytes: Uint8Array): WalMetadata {
   const metadata = JSON.parse(new TextDecoder().decode(bytes)) as WalMetadata;
-  if (metadata.version !== 1 || !Array.isArray(metadata.founders)) {
+  const known =
+    (metadata.version === 1 && Array.isArray(metadata.founders)) || metadata.version === 2;
+  if (!known || typeof metadata.memberId !== 'string' || typeof metadata.clusterId !== 'string') {
     throw new Error('WAL metadata is not a Sigil member record');
   }
   return metadata;

@@ -17,6 +17,10 @@ interface PendingRead {
 }
 
 export interface ReadIndexHost {
+  /** This member's id. It prefixes every context: the leader ignores a context that is
+   *  already pending, so two followers counting from 1 alike would lose each other's rounds
+   *  (each such round then waited out the retry timeout: reads at p99 took a second). */
+  readonly memberId: bigint;
   /** Asks raft for a read index; returns a refusal code when raft refused outright. */
   requestReadIndex(context: Uint8Array): ServerErrorCode | null;
   appliedIndex(): number;
@@ -53,8 +57,10 @@ export class ReadIndexBatcher {
     if (this.queued.length === 0) return;
     const reads = this.queued;
     this.queued = [];
-    const context = new Uint8Array(8);
-    new DataView(context.buffer).setBigUint64(0, this.nextContext++);
+    const context = new Uint8Array(16);
+    const view = new DataView(context.buffer);
+    view.setBigUint64(0, BigInt.asUintN(64, this.host.memberId));
+    view.setBigUint64(8, this.nextContext++);
     const retry = this.clock.setTimer(this.retryMs, () => this.retryRound());
     this.round = { context, reads, retry };
     const refusal = this.host.requestReadIndex(context);

@@ -4,11 +4,13 @@
  * Encoding: one version byte, then
  *  - version 1: JSON with two tagged forms so nothing is lost: bytes as {"$b": base64} and 64-bit
  *    integers as {"$n": decimal}. Self-describing and trivially extended; used for every kind
- *    but a plain put.
- *  - version 2: a put, in binary (the hot path: JSON and base64 of the value cost more CPU than
- *    the rest of the write): id u64 BE · presence/value flags u16 BE · lease f64 BE if present ·
+ *    but a plain put. Entries written before lease ids became bigints hold `lease` as a plain
+ *    JSON number; the decoder turns it into a bigint.
+ *  - version 3: a put, in binary (the hot path: JSON and base64 of the value cost more CPU than
+ *    the rest of the write): id u64 BE · presence/value flags u16 BE · lease i64 BE if present ·
  *    key length u32 BE · key · value length u32 BE · value if present.
- * Both versions decode forever: entries written by either stay in WALs and snapshots' logs.
+ *  - version 2: the same with the lease as f64 BE; no longer written.
+ * Every version decodes forever: entries written by any stay in WALs and snapshots' logs.
  */
 import { assert, BugError } from '../base/index.ts';
 import type {
@@ -28,6 +30,20 @@ export type InternalRequest =
   | { readonly kind: 'leaseRevoke'; readonly id: bigint }
   /** A keepalive that reached a follower: applied, it renews the lease on the leader. */
   | { readonly kind: 'leaseRenew'; readonly id: bigint }
+  /**
+   * A TimeToLive that reached a follower. Only the leader's lessor counts expiry, so the
+   * leader answers it, when it applies the query, with a leaseTimeToLiveAnswer entry; the
+   * follower's waiter for the query settles when that answer is applied.
+   */
+  | { readonly kind: 'leaseTimeToLiveQuery'; readonly id: bigint }
+  | {
+      readonly kind: 'leaseTimeToLiveAnswer';
+      /** The request id of the query this answers. */
+      readonly queryId: bigint;
+      readonly id: bigint;
+      /** Whole seconds the lease had left on the leader; -1: no such lease. */
+      readonly remainingSeconds: number;
+    }
   | {
       readonly kind: 'alarm';
       readonly action: 'activate' | 'deactivate';
@@ -49,7 +65,8 @@ export interface ProposedRequest {
 }
 
 const CODEC_VERSION = 1;
-const CODEC_VERSION_PUT = 2;
+const CODEC_VERSION_PUT_F64_LEASE = 2;
+const CODEC_VERSION_PUT = 3;
 
 /** Version 2 flags: which optional PutRequest fields are present, and the booleans' values. */
 const PUT_HAS_VALUE = 1 << 0;
@@ -75,7 +92,9 @@ function encodePut(id: bigint, put: PutRequest): Uint8Array | null {
   const { key, value, lease } = put;
   if (!(key instanceof Uint8Array)) return null;
   if (value !== undefined && !(value instanceof Uint8Array)) return null;
-  if (lease !== undefined && typeof lease !== 'number') return null;
+  if (lease !== undefined && (typeof lease !== 'bigint' || BigInt.asIntN(64, lease) !== lease)) {
+    return null;
+  }
   const flags =
     (value === undefined ? 0 : PUT_HAS_VALUE) |
     (lease === undefined ? 0 : PUT_HAS_LEASE) |
@@ -97,7 +116,7 @@ function encodePut(id: bigint, put: PutRequest): Uint8Array | null {
   view.setUint16(9, flags);
   let offset = 11;
   if (lease !== undefined) {
-    view.setFloat64(offset, lease);
+    view.setBigInt64(offset, lease);
     offset += 8;
   }
   view.setUint32(offset, key.length);
@@ -122,10 +141,10 @@ function decodePut(bytes: Uint8Array): ProposedRequest {
   const flags = view.getUint16(9);
   let offset = 11;
   const put: { -readonly [K in keyof PutRequest]: PutRequest[K] } = { key: new Uint8Array(0) };
-  let lease: number | undefined;
+  let lease: bigint | undefined;
   if ((flags & PUT_HAS_LEASE) !== 0) {
     need(offset, 8);
-    lease = view.getFloat64(offset);
+    lease = bytes[0] === CODEC_VERSION_PUT ? view.getBigInt64(offset) : f64Lease(view, offset);
     offset += 8;
   }
   need(offset, 4);
@@ -152,6 +171,16 @@ function decodePut(bytes: Uint8Array): ProposedRequest {
   return { id, request: { kind: 'put', put } };
 }
 
+/** Beyond int64: no lease has this id, so a put naming it fails as an unknown lease. */
+const NO_SUCH_LEASE = 1n << 64n;
+
+/** A version-2 lease. Its writer took any number, NaN and fractions included (they failed as
+ *  unknown leases when applied); they must fail the same way when replayed, not crash. */
+function f64Lease(view: DataView, offset: number): bigint {
+  const lease = view.getFloat64(offset);
+  return Number.isSafeInteger(lease) ? BigInt(lease) : NO_SUCH_LEASE;
+}
+
 /** Tags bytes and bigints. Done before JSON.stringify because a Buffer (which callers may
  *  pass for a Uint8Array) would otherwise be turned into {type, data} by its toJSON. */
 function tagged(value: unknown): unknown {
@@ -170,7 +199,12 @@ function tagged(value: unknown): unknown {
   return value;
 }
 
-function reviver(_key: string, value: unknown): unknown {
+function reviver(key: string, value: unknown): unknown {
+  // Only PutRequest.lease and Compare.lease are called `lease`; safe integers convert
+  // exactly, anything else is left for the applier to refuse as an unknown lease.
+  if (key === 'lease' && typeof value === 'number' && Number.isSafeInteger(value)) {
+    return BigInt(value);
+  }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
   const record = value as Record<string, unknown>;
   const keys = Object.keys(record);
@@ -196,7 +230,12 @@ export function encodeRequest(proposed: ProposedRequest): Uint8Array {
 
 /** Decodes a committed entry; anything malformed in a committed log is a bug. */
 export function decodeRequest(bytes: Uint8Array): ProposedRequest {
-  if (bytes.length > 0 && bytes[0] === CODEC_VERSION_PUT) return decodePut(bytes);
+  if (
+    bytes.length > 0 &&
+    (bytes[0] === CODEC_VERSION_PUT || bytes[0] === CODEC_VERSION_PUT_F64_LEASE)
+  ) {
+    return decodePut(bytes);
+  }
   if (bytes.length < 2 || bytes[0] !== CODEC_VERSION) {
     throw new BugError(`unknown request encoding (version byte ${bytes[0]})`);
   }

@@ -41,6 +41,12 @@ export interface Member {
   readonly isLearner: boolean;
 }
 
+/** What a membership change answers: the member list after it. */
+export interface MembersAnswer {
+  readonly header: ResponseHeader;
+  readonly members: readonly Member[];
+}
+
 export interface StatusResponse {
   readonly header: ResponseHeader;
   /** The etcd version this member reports (clients choose their API path from it). */
@@ -81,6 +87,8 @@ export interface HashKvResult {
   readonly header: ResponseHeader;
   readonly hash: number;
   readonly compactRevision: number;
+  /** The revision the hash covers (etcd 3.6's hash_revision): the request's, or the current. */
+  readonly hashRevision: number;
 }
 
 /** A watch registered with a member; responses arrive through the async iterator. */
@@ -115,6 +123,21 @@ export interface ServerApi {
     readonly members: readonly Member[];
   }>;
 
+  /** Membership changes and leadership transfer; a server without them (a single in-memory
+   *  test server) leaves them out and the API answers Unimplemented. */
+  memberAdd?(
+    peerUrls: readonly string[],
+    isLearner: boolean,
+  ): Promise<
+    MembersAnswer & {
+      readonly member: Member;
+    }
+  >;
+  memberRemove?(id: bigint): Promise<MembersAnswer>;
+  memberUpdate?(id: bigint, peerUrls: readonly string[]): Promise<MembersAnswer>;
+  memberPromote?(id: bigint): Promise<MembersAnswer>;
+  moveLeader?(targetId: bigint): Promise<{ readonly header: ResponseHeader }>;
+
   status(): Promise<StatusResponse>;
   hashKv(revision: number): Promise<HashKvResult>;
   alarmList(): Promise<{
@@ -125,7 +148,8 @@ export interface ServerApi {
     alarm: AlarmMember,
   ): Promise<{ readonly header: ResponseHeader; readonly alarms: readonly AlarmMember[] }>;
   defragment(): Promise<{ readonly header: ResponseHeader }>;
-  /** The whole state as a stream of chunks, as Maintenance.Snapshot sends it. */
+  /** The whole state as a stream of chunks: the backend's dump (Backend.snapshot()) followed
+   *  by its 32-byte SHA-256. Maintenance.Snapshot turns it into etcd's format (src/backup). */
   snapshot(): AsyncIterable<Uint8Array>;
 
   /** Limits the API enforces before a request reaches the member. */

@@ -26,6 +26,8 @@ export const SERVER_ERROR_MESSAGES = {
   'learner-not-ready': 'etcdserver: can only promote a learner member which is in sync with leader',
   'too-many-learners': 'etcdserver: too many learner members in cluster',
   'not-leader': 'etcdserver: not leader',
+  'bad-leader-transferee': 'etcdserver: bad leader transferee',
+  'leader-transfer-timed-out': 'etcdserver: request timed out, leader transfer took too long',
   'learner-rpc': 'etcdserver: rpc not supported for learner',
   'invalid-member-urls': 'etcdserver: given member URLs are invalid',
   corrupt: 'etcdserver: corrupt cluster',

@@ -10,14 +10,8 @@ import { KvStore, WatchableStore, type Watcher, type WatchOptions } from '../mvc
 import { Lessor } from '../lease/index.ts';
 import type { Backend } from '../storage/index.ts';
 import { applyRequest, type ApplyOutcome } from './applier.ts';
-import {
-  decodeMember,
-  deleteMember,
-  readAlarms,
-  readMember,
-  readMembers,
-  writeMember,
-} from './cluster-store.ts';
+import { readAlarms, readMembers, writeMember } from './cluster-store.ts';
+import { applyConfChangeRecord } from './membership-change.ts';
 import { decodeRequest, type ProposedRequest } from './request.ts';
 import type { AlarmMember, Member } from './server-api.ts';
 
@@ -32,6 +26,17 @@ export interface StateMachineOptions {
   readonly minLeaseTtlSeconds: number;
   /** Runs background work (watch catch-up, physical compaction) later. */
   readonly schedule: (task: () => void) => void;
+  /**
+   * A follower's TimeToLive query was applied while this member's lessor is primary: the
+   * member proposes the answer (a leaseTimeToLiveAnswer entry). Called after the batch.
+   */
+  readonly answerLeaseQuery?: (answer: LeaseQueryAnswer) => void;
+}
+
+export interface LeaseQueryAnswer {
+  readonly queryId: bigint;
+  readonly id: bigint;
+  readonly remainingSeconds: number;
 }
 
 export interface ApplyHooks {
@@ -112,6 +117,7 @@ export class StateMachine {
     const last = batch[batch.length - 1].entry.index;
     const already = this.backend.consistentIndex();
     const outcomes: { id: bigint; outcome: ApplyOutcome }[] = [];
+    const answers: LeaseQueryAnswer[] = [];
     const nowMs = this.options.clock.nowMs();
     if (last > already) {
       const result = this.kv.applyBatch(last, (writer) => {
@@ -119,10 +125,19 @@ export class StateMachine {
           if (item.entry.index <= already) continue;
           if (item.kind === 'request') {
             const context = { writer, lessor: this.lessor, alarms: this.alarms, nowMs };
-            const outcome = applyRequest(context, item.proposed.request);
-            outcomes.push({ id: item.proposed.id, outcome });
+            const { id, request } = item.proposed;
+            const outcome = applyRequest(context, request);
+            if (request.kind === 'leaseTimeToLiveQuery') {
+              // The query's waiter settles with the answer, not here.
+              if (outcome.ok && typeof outcome.value === 'number') {
+                answers.push({ queryId: id, id: request.id, remainingSeconds: outcome.value });
+              }
+            } else {
+              const waiter = request.kind === 'leaseTimeToLiveAnswer' ? request.queryId : id;
+              outcomes.push({ id: waiter, outcome });
+            }
           } else if (item.kind === 'conf-change') {
-            applyMembershipRecord(writer.backend, item.change);
+            applyConfChangeRecord(writer.backend, item.change);
           }
         }
       });
@@ -131,6 +146,7 @@ export class StateMachine {
     }
     for (const item of batch) if (item.kind === 'conf-change') hooks.confChange(item.change);
     for (const { id, outcome } of outcomes) hooks.applied(id, outcome);
+    for (const answer of answers) this.options.answerLeaseQuery?.(answer);
     if (this.kv.compactionPending) this.driveCompaction();
   }
 
@@ -206,19 +222,4 @@ function decodeEntry(entry: Entry): Decoded {
   }
   if (entry.data.length === 0) return { entry, kind: 'noop' };
   return { entry, kind: 'request', proposed: decodeRequest(entry.data) };
-}
-
-function applyMembershipRecord(
-  writer: Parameters<typeof writeMember>[0],
-  change: ConfChange,
-): void {
-  if (change.type === 'remove-member') {
-    deleteMember(writer, change.memberId);
-    return;
-  }
-  const existing = readMember(writer, change.memberId);
-  const announced = change.context.length > 0 ? decodeMember(change.context) : undefined;
-  const base = existing ?? announced;
-  assert(base !== undefined, 'a member added without a record names itself in its context');
-  writeMember(writer, { ...base, id: change.memberId, isLearner: change.type === 'add-learner' });
 }

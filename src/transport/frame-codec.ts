@@ -35,6 +35,10 @@ export const FrameKind = {
   ping: 7,
   /** Acceptor → dialer, empty: proves the acceptor alive. */
   pong: 8,
+  /** Instead of a hello, empty: a member about to join asks who is in the cluster. */
+  clusterInfoRequest: 9,
+  /** Acceptor → asker, the answer (opaque to the transport; see cluster-info-probe.ts). */
+  clusterInfo: 10,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 

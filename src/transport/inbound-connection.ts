@@ -10,6 +10,7 @@ import { assert, formatMemberId, type MemberId, type TimerHandle } from '../base
 import type { Clock } from '../base/index.ts';
 import { FrameDecodeError } from './frame-decode-error.ts';
 import {
+  encodeFrame,
   FRAME_BYTES_MAX,
   FrameDecoder,
   FrameKind,
@@ -36,6 +37,8 @@ export interface InboundContext {
   readonly pingIntervalMs: number;
   readonly peerIdleTimeoutMs: number;
   isKnownPeer(peer: MemberId): boolean;
+  /** The answer to a joining member's cluster-info request (see cluster-info-probe.ts). */
+  clusterInfo(): Uint8Array;
   /** The handshake succeeded; the transport closes any older connection from the same peer. */
   onEstablished(connection: InboundConnection): void;
   onClosed(connection: InboundConnection): void;
@@ -111,6 +114,10 @@ export class InboundConnection {
 
   private onFrame(frame: Frame): void {
     if (this.peer === null) {
+      if (frame.kind === FrameKind.clusterInfoRequest) {
+        this.socket.end(encodeFrame(FrameKind.clusterInfo, this.context.clusterInfo()));
+        return;
+      }
       if (frame.kind !== FrameKind.hello) throw new FrameDecodeError('expected a hello frame');
       this.onHello(decodeHello(frame.body));
       return;

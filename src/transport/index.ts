@@ -6,6 +6,7 @@ export type {
   SnapshotStatusHandler,
 } from './peer-transport.ts';
 export { TcpPeerTransport, type TcpPeerTransportOptions } from './tcp-peer-transport.ts';
+export { fetchClusterInfo } from './cluster-info-probe.ts';
 export { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './transport-options.ts';
 export { type Logger, silentLogger } from './logger.ts';
 export { FrameDecodeError } from './frame-decode-error.ts';

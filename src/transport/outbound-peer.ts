@@ -108,6 +108,9 @@ export class OutboundPeer {
     if (this.queue.length >= queuedMessagesMax || this.queuedBytes + bytes > queuedBytesMax) {
       this.counters.droppedMessages++;
       this.warnDropped();
+      // As etcd does: raft learns the peer missed messages and probes it again, instead of
+      // waiting with a full inflight window for acknowledgements that will never come.
+      this.reportUnreachable();
     } else {
       this.queue.push(message);
       this.queuedBytes += bytes;

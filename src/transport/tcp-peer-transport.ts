@@ -35,6 +35,8 @@ export interface TcpPeerTransportOptions {
   readonly random: Random;
   readonly logger: Logger;
   readonly limits?: Partial<TransportLimits>;
+  /** What a joining member's cluster-info request is answered with (default: nothing). */
+  readonly clusterInfo?: () => Uint8Array;
 }
 
 type TransportState = 'new' | 'starting' | 'running' | 'stopped';
@@ -78,6 +80,7 @@ export class TcpPeerTransport implements PeerTransport {
       pingIntervalMs: this.limits.pingIntervalMs,
       peerIdleTimeoutMs: this.limits.peerIdleTimeoutMs,
       isKnownPeer: (peer) => this.peers.has(peer),
+      clusterInfo: () => options.clusterInfo?.() ?? new Uint8Array(0),
       onEstablished: (connection) => this.onInboundEstablished(connection),
       onClosed: (connection) => this.onInboundClosed(connection),
       deliver: (message) => this.messageHandler?.(message),

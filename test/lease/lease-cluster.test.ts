@@ -15,11 +15,9 @@ describe('leases in a cluster', { timeout: 30_000 }, () => {
     const follower = cluster.running().find((member) => !member.isLeader)!;
     const granted = await cluster.drive(follower.leaseGrant(3, 0n));
     assert.equal(granted.ttl, 3);
-    await cluster.drive(
-      follower.put({ key: bytes('eph'), value: bytes('1'), lease: Number(granted.id) }),
-    );
+    await cluster.drive(follower.put({ key: bytes('eph'), value: bytes('1'), lease: granted.id }));
     await assert.rejects(
-      cluster.drive(leader.put({ key: bytes('bad'), lease: 12345 })),
+      cluster.drive(leader.put({ key: bytes('bad'), lease: 12345n })),
       /requested lease not found/,
     );
     // Keep it alive for a while through the follower: it must survive well past its TTL.
@@ -55,11 +53,48 @@ describe('leases in a cluster', { timeout: 30_000 }, () => {
     await cluster.stopAll();
   });
 
+  it('a follower reports the TTL remaining on the leader, counting down like it', async () => {
+    const cluster = await TestCluster.start(3);
+    const leader = await cluster.waitForLeader();
+    const follower = cluster.running().find((member) => !member.isLeader)!;
+    const id = 0x694d_7a0c_9d8c_5f04n; // an id as real etcd hands them out, above 2^53
+    await cluster.drive(follower.leaseGrant(60, id));
+    await cluster.drive(follower.put({ key: bytes('ttl/a'), lease: id }));
+    const waitMs = async (ms: number): Promise<void> => {
+      const until = cluster.clock.nowMs() + ms;
+      await cluster.until(() => cluster.clock.nowMs() >= until, `${ms} ms to pass`);
+    };
+    await waitMs(10_500);
+    const fromLeader = await cluster.drive(leader.leaseTimeToLive(id, true));
+    const fromFollower = await cluster.drive(follower.leaseTimeToLive(id, true));
+    assert.ok(leader.isLeader, 'the leader kept its role (its clock is the one counting)');
+    assert.ok(fromLeader.ttl >= 47 && fromLeader.ttl <= 49, `leader: ${fromLeader.ttl}`);
+    // The follower's answer is the leader's count a few raft rounds later, not the granted 60.
+    assert.ok(
+      fromFollower.ttl <= fromLeader.ttl && fromFollower.ttl >= fromLeader.ttl - 1,
+      `follower ${fromFollower.ttl}, leader ${fromLeader.ttl}`,
+    );
+    assert.equal(fromFollower.grantedTtl, 60);
+    assert.deepEqual(
+      fromFollower.keys.map((key) => Buffer.from(key).toString()),
+      ['ttl/a'],
+    );
+    // A keepalive through the follower renews on the leader; the follower sees the new count.
+    await cluster.drive(follower.leaseKeepAlive(id));
+    await waitMs(2_500);
+    const renewed = (await cluster.drive(follower.leaseTimeToLive(id, false))).ttl;
+    assert.ok(renewed >= 56 && renewed <= 57, `after the renewal: ${renewed}`);
+    await cluster.drive(leader.leaseRevoke(id));
+    const gone = await cluster.drive(follower.leaseTimeToLive(id, true));
+    assert.deepEqual([gone.ttl, gone.grantedTtl, gone.keys.length], [-1, 0, 0]);
+    await cluster.stopAll();
+  });
+
   it('followers never expire leases on their own', async () => {
     const cluster = await TestCluster.start(3);
     const leader = await cluster.waitForLeader();
     const granted = await cluster.drive(leader.leaseGrant(2, 0n));
-    await cluster.drive(leader.put({ key: bytes('k'), lease: Number(granted.id) }));
+    await cluster.drive(leader.put({ key: bytes('k'), lease: granted.id }));
     const survivorIndex = cluster.slots.findIndex(
       (slot) => slot.member !== null && !slot.member.isLeader,
     );
@@ -76,7 +111,7 @@ describe('leases in a cluster', { timeout: 30_000 }, () => {
     const cluster = await TestCluster.start(3);
     const leader = await cluster.waitForLeader();
     const granted = await cluster.drive(leader.leaseGrant(5, 0n));
-    await cluster.drive(leader.put({ key: bytes('k'), lease: Number(granted.id) }));
+    await cluster.drive(leader.put({ key: bytes('k'), lease: granted.id }));
     await cluster.until(
       () => cluster.running().every((member) => member.appliedIndex === leader.appliedIndex),
       'members in sync',

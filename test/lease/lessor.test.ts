@@ -31,7 +31,7 @@ describe('Lessor', { timeout: 10_000 }, () => {
     const { kv, lessor, index } = setup();
     kv.applyBatch(index.next++, (writer) => void lessor.grant(writer.backend, 7n, 10, 0));
     kv.applyBatch(index.next++, (writer) => {
-      for (let i = 0; i < 300; i++) writer.put({ key: bytes(`k${i}`), lease: 7 });
+      for (let i = 0; i < 300; i++) writer.put({ key: bytes(`k${i}`), lease: 7n });
       writer.put({ key: bytes('unleased') });
     });
     assert.equal(lessor.timeToLive(7n, 0).keys.length, 300);
@@ -48,8 +48,8 @@ describe('Lessor', { timeout: 10_000 }, () => {
     const { kv, lessor, index } = setup();
     kv.applyBatch(index.next++, (writer) => void lessor.grant(writer.backend, 9n, 10, 0));
     kv.applyBatch(index.next++, (writer) => {
-      writer.put({ key: bytes('a'), lease: 9 });
-      writer.put({ key: bytes('b'), lease: 9 });
+      writer.put({ key: bytes('a'), lease: 9n });
+      writer.put({ key: bytes('b'), lease: 9n });
     });
     kv.applyBatch(index.next++, (writer) => {
       writer.put({ key: bytes('a') });
@@ -79,7 +79,7 @@ describe('Lessor', { timeout: 10_000 }, () => {
   it('rebuilds leases and attachments from the backend', () => {
     const { kv, lessor, index } = setup();
     kv.applyBatch(index.next++, (writer) => void lessor.grant(writer.backend, 3n, 30, 0));
-    kv.applyBatch(index.next++, (writer) => void writer.put({ key: bytes('x'), lease: 3 }));
+    kv.applyBatch(index.next++, (writer) => void writer.put({ key: bytes('x'), lease: 3n }));
     const reopened = new KvStore(kv.backend, { maxTxnOps: 1_000_000 });
     const rebuilt = new Lessor({ minTtlSeconds: 2 });
     rebuilt.rebuild(reopened, 0);

@@ -77,7 +77,7 @@ const cases: {
     name: 'lease with ignore_lease',
     code: 'lease-provided',
     message: 'etcdserver: lease is provided',
-    run: (s) => s.put({ key: b('a'), lease: 5, ignoreLease: true }),
+    run: (s) => s.put({ key: b('a'), lease: 5n, ignoreLease: true }),
   },
   {
     name: 'too many ops (limit passed in)',

@@ -25,6 +25,7 @@ export type Command =
 /** Anything, with Uint8Arrays turned into hex strings and undefined fields dropped. */
 export function plain(value: unknown): unknown {
   if (value instanceof Uint8Array) return Buffer.from(value).toString('hex');
+  if (typeof value === 'bigint') return `${value}n`;
   if (Array.isArray(value)) return value.map(plain);
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
@@ -92,7 +93,8 @@ export class ModelRunner {
       const request = op.requestPut;
       if (request.ignoreValue && (request.value?.length ?? 0) > 0)
         throw new ModelError('value-provided');
-      if (request.ignoreLease && (request.lease ?? 0) !== 0) throw new ModelError('lease-provided');
+      if (request.ignoreLease && (request.lease ?? 0n) !== 0n)
+        throw new ModelError('lease-provided');
     }
   }
 
@@ -118,13 +120,15 @@ export class ModelRunner {
       let d: number;
       if (compare.target === 'VALUE') {
         d = Buffer.compare(Buffer.from(kv!.value), Buffer.from(compare.value ?? new Uint8Array(0)));
+      } else if (compare.target === 'LEASE') {
+        const diff = (kv?.lease ?? 0n) - (compare.lease ?? 0n);
+        d = diff === 0n ? 0 : diff > 0n ? 1 : -1;
       } else {
         const field = {
           VERSION: 'version',
           CREATE: 'createRevision',
           MOD: 'modRevision',
-          LEASE: 'lease',
-        }[compare.target] as 'version' | 'createRevision' | 'modRevision' | 'lease';
+        }[compare.target] as 'version' | 'createRevision' | 'modRevision';
         d = Math.sign((kv?.[field] ?? 0) - (compare[field] ?? 0));
       }
       return { EQUAL: d === 0, NOT_EQUAL: d !== 0, GREATER: d > 0, LESS: d < 0 }[compare.result];
@@ -153,21 +157,27 @@ export class ModelRunner {
     const responses: unknown[] = [];
     for (const op of ops) {
       const readAt = wrote ? revision : before;
+      // etcd 3.4 gives each operation the revision reached when it ran (see txn-execute.ts).
       if ('requestRange' in op) {
-        responses.push({ responseRange: { header: {}, ...m.range(op.requestRange, readAt) } });
+        responses.push({
+          responseRange: { header: { revision: readAt }, ...m.range(op.requestRange, readAt) },
+        });
       } else if ('requestPut' in op) {
         const p = op.requestPut;
         const previous = m.liveAt(p.key, readAt);
         m.put(
           p.key,
           p.ignoreValue ? previous!.value : (p.value ?? new Uint8Array(0)),
-          p.ignoreLease ? previous!.lease : (p.lease ?? 0),
+          p.ignoreLease ? previous!.lease : (p.lease ?? 0n),
           revision,
           revision,
         );
         wrote = true;
         responses.push({
-          responsePut: { header: {}, ...(p.prevKv && previous ? { prevKv: previous } : {}) },
+          responsePut: {
+            header: { revision },
+            ...(p.prevKv && previous ? { prevKv: previous } : {}),
+          },
         });
       } else if ('requestDeleteRange' in op) {
         const d = op.requestDeleteRange;
@@ -176,7 +186,7 @@ export class ModelRunner {
         if (previous.length > 0) wrote = true;
         responses.push({
           responseDeleteRange: {
-            header: {},
+            header: { revision: wrote ? revision : before },
             deleted: previous.length,
             prevKvs: d.prevKv ? previous : [],
           },
@@ -184,10 +194,6 @@ export class ModelRunner {
       }
     }
     if (wrote) m.revision = revision;
-    for (const response of responses) {
-      (Object.values(response as object)[0] as { header: { revision: number } }).header.revision =
-        m.revision;
-    }
     if (single)
       return responses[0] === undefined ? undefined : Object.values(responses[0] as object)[0];
     return { header: { revision: m.revision }, succeeded, responses };

@@ -56,7 +56,7 @@ export class MvccModel {
   put(
     key: Uint8Array,
     value: Uint8Array,
-    lease: number,
+    lease: bigint,
     revision: number,
     readRevision: number,
   ): KeyValue {

@@ -19,7 +19,7 @@ const valueArb = fc.constantFrom('', 'x', 'y', 'zz').map(bytes);
 const rangeEndArb = fc.option(fc.constantFrom('', '\0', 'b', 'c', 'e', 'ac').map(bytes), {
   nil: undefined,
 });
-const leaseArb = fc.constantFrom(0, 0, 7);
+const leaseArb = fc.constantFrom(0n, 0n, 7n, (1n << 63n) - 1n, -(1n << 63n));
 
 const putArb = fc.record({
   key: keyArb,

@@ -28,7 +28,7 @@ function keyValue(key: string, value: string, modRevision: number) {
     createRevision: modRevision,
     modRevision,
     version: 1,
-    lease: 0,
+    lease: 0n,
   };
 }
 

@@ -23,7 +23,7 @@ describe('request encoding', () => {
             },
           ],
           success: [
-            { requestTxn: { success: [{ requestPut: { key: new Uint8Array([1]), lease: 5 } }] } },
+            { requestTxn: { success: [{ requestPut: { key: new Uint8Array([1]), lease: 5n } }] } },
           ],
           failure: [],
         },
@@ -40,7 +40,7 @@ describe('request encoding', () => {
     const nested = decoded.request.txn.success![0];
     assert.ok('requestTxn' in nested);
     assert.deepEqual(nested.requestTxn.success, [
-      { requestPut: { key: new Uint8Array([1]), lease: 5 } },
+      { requestPut: { key: new Uint8Array([1]), lease: 5n } },
     ]);
   });
 
@@ -97,6 +97,7 @@ describe('ReadIndexBatcher', () => {
     const batcher = new ReadIndexBatcher(
       clock,
       {
+        memberId: 0x1234n,
         requestReadIndex: (context) => {
           contexts.push(context);
           return null;
@@ -128,6 +129,7 @@ describe('ReadIndexBatcher', () => {
     const batcher = new ReadIndexBatcher(
       clock,
       {
+        memberId: 0x1234n,
         requestReadIndex: (context) => {
           contexts.push(context);
           return null;
@@ -145,5 +147,32 @@ describe('ReadIndexBatcher', () => {
       read,
       (error: unknown) => isServerError(error) && error.code === 'timed-out',
     );
+  });
+
+  it('gives every member its own contexts, so a leader never mistakes one for a repeat', () => {
+    // The leader ignores a ReadIndex whose context is already pending; two followers whose
+    // contexts collided lost one of their rounds to the retry timeout.
+    const clock = new ManualClock();
+    const firstContexts = [0x0an, 0x0bn, 0xfedcba9876543210n].map((memberId) => {
+      const contexts: Uint8Array[] = [];
+      const batcher = new ReadIndexBatcher(
+        clock,
+        {
+          memberId,
+          requestReadIndex: (context) => {
+            contexts.push(context);
+            return null;
+          },
+          appliedIndex: () => 0,
+        },
+        500,
+        5000,
+      );
+      void batcher.wait().catch(() => undefined);
+      batcher.stop();
+      return Buffer.from(contexts[0]).toString('hex');
+    });
+    assert.equal(new Set(firstContexts).size, 3, `distinct: ${firstContexts.join(' ')}`);
+    assert.ok(firstContexts[2].startsWith('fedcba9876543210'), 'the member id leads the context');
   });
 });

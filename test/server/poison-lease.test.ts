@@ -11,7 +11,8 @@ import { bytes, TestCluster, text } from './member-fixture.ts';
 test('a put or txn with a non-integer lease is refused as lease-not-found and the member lives on', async () => {
   const cluster = await TestCluster.start(1);
   const member = cluster.member(0);
-  for (const lease of [Number.NaN, 1.5]) {
+  // Not bigints (the type says so, the wire may not): an entry written by an older encoder.
+  for (const lease of [Number.NaN, 1.5] as unknown as bigint[]) {
     await assert.rejects(
       cluster.drive(member.put({ key: bytes('k'), value: bytes('v'), lease })),
       (error: unknown) => error instanceof ServerError && error.code === 'lease-not-found',

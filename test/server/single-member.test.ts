@@ -72,7 +72,7 @@ describe('single member', { timeout: 20_000 }, () => {
         await cluster.drive(member.put({ key: bytes(`k${i}`), value: bytes(`v${i}`) }));
       }
       const lease = await cluster.drive(member.leaseGrant(60, 0n));
-      await cluster.drive(member.put({ key: bytes('leased'), lease: Number(lease.id) }));
+      await cluster.drive(member.put({ key: bytes('leased'), lease: lease.id }));
       await cluster.crash(0, { loseBackend });
       const restarted = await cluster.startMember(0);
       await cluster.waitForLeader();

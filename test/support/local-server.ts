@@ -5,6 +5,7 @@
  * behaviour (revisions, compaction, watch history) while the real member is built elsewhere.
  * Test code only: production never constructs it.
  */
+import { createHash } from 'node:crypto';
 import {
   hashKv,
   KvStore,
@@ -77,8 +78,8 @@ export class LocalServer implements ServerApi {
     if (!this.hasLeader) throw new ServerError('no-leader');
   }
 
-  private checkLease(lease: number | undefined): void {
-    if (lease !== undefined && lease !== 0 && !this.leases.has(BigInt(lease))) {
+  private checkLease(lease: bigint | undefined): void {
+    if (lease !== undefined && lease !== 0n && !this.leases.has(lease)) {
       throw new ServerError('lease-not-found');
     }
   }
@@ -242,8 +243,8 @@ export class LocalServer implements ServerApi {
   }
 
   async hashKv(revision: number) {
-    const result = hashKv(this.kv, revision);
-    return { header: this.header(), hash: result.hash, compactRevision: result.compactRevision };
+    const { hash, compactRevision, hashRevision } = hashKv(this.kv, revision);
+    return { header: this.header(), hash, compactRevision, hashRevision };
   }
 
   async alarmList() {
@@ -259,8 +260,17 @@ export class LocalServer implements ServerApi {
     return { header: this.header() };
   }
 
+  /** As SigilMember's: the backend dump followed by its SHA-256. */
   snapshot(): AsyncIterable<Uint8Array> {
-    return this.backend.snapshot();
+    const state = this.backend.snapshot();
+    return (async function* () {
+      const digest = createHash('sha256');
+      for await (const chunk of state) {
+        digest.update(chunk);
+        yield chunk;
+      }
+      yield new Uint8Array(digest.digest());
+    })();
   }
 
   close(): void {

@@ -19,6 +19,7 @@ import type { GrpcRoute, Logger } from '../grpc/grpc-transport.ts';
 import type { WireMessage } from '../response-messages.ts';
 import type { RequestMessage, StreamCall } from '../rpc-method.ts';
 import { hasLeader } from '../services/health-service.ts';
+import { parseJsonExact } from './exact-json.ts';
 import { grpcPathOf } from './gateway-routes.ts';
 import type { HttpExchange } from './http-exchange.ts';
 import { messageToJson, requestFromJson } from './json-codec.ts';
@@ -97,7 +98,7 @@ function parseJson(body: Buffer): unknown {
   const text = body.toString('utf8');
   if (text.trim() === '') return {};
   try {
-    return JSON.parse(text);
+    return parseJsonExact(text);
   } catch (error) {
     throw new ApiError(
       GrpcCode.INVALID_ARGUMENT,

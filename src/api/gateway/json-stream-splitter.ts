@@ -6,6 +6,7 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import { ApiError, GrpcCode } from '../etcd-errors.ts';
+import { parseJsonExact } from './exact-json.ts';
 
 export class JsonStreamSplitter {
   private readonly decoder = new StringDecoder('utf8');
@@ -60,7 +61,7 @@ export class JsonStreamSplitter {
 
   private parse(text: string): unknown {
     try {
-      return JSON.parse(text);
+      return parseJsonExact(text);
     } catch (error) {
       throw this.invalid(error instanceof Error ? error.message : String(error));
     }

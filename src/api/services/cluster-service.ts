@@ -1,12 +1,13 @@
 /**
- * etcdserverpb.Cluster. MemberList is served; membership changes arrive with the membership
- * issue and answer Unimplemented until then (never a pretend success).
+ * etcdserverpb.Cluster: MemberList, and the membership changes MemberAdd / MemberRemove /
+ * MemberUpdate / MemberPromote (answered Unimplemented by a server that cannot change its
+ * membership, never with a pretend success).
  */
-import type { Member, ServerApi } from '../../server/server-api.ts';
+import type { Member, MembersAnswer, ServerApi } from '../../server/server-api.ts';
 import { API_ERRORS } from '../etcd-errors.ts';
 import { headerMessage, type WireMessage } from '../response-messages.ts';
-import { type MethodHandler, unary } from '../rpc-method.ts';
-import { longOf } from '../wire-values.ts';
+import { type MethodHandler, type RequestMessage, unary } from '../rpc-method.ts';
+import { longOf, toBigInt, type WireInt64 } from '../wire-values.ts';
 
 function memberMessage(member: Member): WireMessage {
   const message: WireMessage = {};
@@ -18,23 +19,52 @@ function memberMessage(member: Member): WireMessage {
   return message;
 }
 
-const notYet = (name: string) =>
-  unary(async () => {
-    throw API_ERRORS.unimplemented(`Cluster.${name} (membership changes)`);
-  }, true);
+/** etcd's cluster server fills its header without a revision. */
+function membersMessage(answer: MembersAnswer): WireMessage {
+  const message: WireMessage = { header: headerMessage(answer.header, false) };
+  if (answer.members.length !== 0) message.members = answer.members.map(memberMessage);
+  return message;
+}
+
+function peerUrlsOf(request: RequestMessage): readonly string[] {
+  const urls = request.peerURLs;
+  if (urls === undefined || urls === null) return [];
+  if (!Array.isArray(urls) || !urls.every((url) => typeof url === 'string')) {
+    throw API_ERRORS.malformed('peerURLs must be a list of strings');
+  }
+  return urls as readonly string[];
+}
+
+function memberIdOf(request: RequestMessage): bigint {
+  const id = request.ID;
+  return id === undefined || id === null ? 0n : toBigInt(id as WireInt64);
+}
+
+function unsupported(name: string): never {
+  throw API_ERRORS.unimplemented(`Cluster.${name} (this server cannot change its membership)`);
+}
 
 export function clusterMethods(server: ServerApi): Record<string, MethodHandler> {
   return {
-    MemberList: unary(async (request) => {
-      const { header, members } = await server.memberList(request.linearizable === true);
-      // etcd's cluster server fills its header without a revision.
-      const message: WireMessage = { header: headerMessage(header, false) };
-      if (members.length !== 0) message.members = members.map(memberMessage);
-      return message;
-    }),
-    MemberAdd: notYet('MemberAdd'),
-    MemberRemove: notYet('MemberRemove'),
-    MemberUpdate: notYet('MemberUpdate'),
-    MemberPromote: notYet('MemberPromote'),
+    MemberList: unary(async (request) =>
+      membersMessage(await server.memberList(request.linearizable === true)),
+    ),
+    MemberAdd: unary(async (request) => {
+      if (server.memberAdd === undefined) unsupported('MemberAdd');
+      const answer = await server.memberAdd(peerUrlsOf(request), request.isLearner === true);
+      return { ...membersMessage(answer), member: memberMessage(answer.member) };
+    }, true),
+    MemberRemove: unary(async (request) => {
+      if (server.memberRemove === undefined) unsupported('MemberRemove');
+      return membersMessage(await server.memberRemove(memberIdOf(request)));
+    }, true),
+    MemberUpdate: unary(async (request) => {
+      if (server.memberUpdate === undefined) unsupported('MemberUpdate');
+      return membersMessage(await server.memberUpdate(memberIdOf(request), peerUrlsOf(request)));
+    }, true),
+    MemberPromote: unary(async (request) => {
+      if (server.memberPromote === undefined) unsupported('MemberPromote');
+      return membersMessage(await server.memberPromote(memberIdOf(request)));
+    }, true),
   };
 }

@@ -60,7 +60,7 @@ export function toRangeRequest(message: RequestMessage): RangeRequest {
 
 export function toPutRequest(message: RequestMessage): PutRequest {
   const value = bytesOf(message.value as Bytes);
-  const lease = leaseIdOf(message.lease as WireInt64);
+  const lease = toBigInt(message.lease as WireInt64);
   const ignoreValue = message.ignore_value === true;
   const ignoreLease = message.ignore_lease === true;
   const request = {
@@ -72,18 +72,8 @@ export function toPutRequest(message: RequestMessage): PutRequest {
     ignoreLease,
   };
   if (ignoreValue && value.length !== 0) throw API_ERRORS.valueProvided();
-  if (ignoreLease && lease !== 0) throw API_ERRORS.leaseProvided();
+  if (ignoreLease && lease !== 0n) throw API_ERRORS.leaseProvided();
   return request;
-}
-
-/**
- * mvcc carries lease ids as Numbers. LeaseGrant refuses ids above 2^53 - 1, so no such lease
- * exists: a larger id is an unknown lease, never silently rounded onto another one.
- */
-function leaseIdOf(value: WireInt64): number {
-  const id = toBigInt(value);
-  if (id < 0n || id > BigInt(Number.MAX_SAFE_INTEGER)) throw API_ERRORS.leaseNotFound();
-  return Number(id);
 }
 
 export function toDeleteRangeRequest(message: RequestMessage): DeleteRangeRequest {
@@ -106,7 +96,7 @@ function toCompare(message: RequestMessage): Compare {
     createRevision: toNumber(message.create_revision as WireInt64),
     modRevision: toNumber(message.mod_revision as WireInt64),
     value: bytesOf(message.value as Bytes),
-    lease: toNumber(message.lease as WireInt64),
+    lease: toBigInt(message.lease as WireInt64),
   };
 }
 

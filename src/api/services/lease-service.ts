@@ -50,7 +50,6 @@ export function leaseMethods(server: ServerApi): Record<string, MethodHandler> {
   return {
     LeaseGrant: unary(async (request) => {
       const id = toBigInt(request.ID as WireInt64);
-      if (id > BigInt(Number.MAX_SAFE_INTEGER)) throw API_ERRORS.leaseIdUnsupported();
       const granted = await server.leaseGrant(toNumber(request.TTL as WireInt64), id);
       const message = idMessage({ header: headerMessage(granted.header) }, granted.id);
       if (granted.ttl !== 0) message.TTL = granted.ttl;

@@ -1,11 +1,13 @@
 /**
- * etcdserverpb.Maintenance: Status, HashKV, Alarm (GET, DEACTIVATE), Defragment and the
- * Snapshot stream. Hash (a hash of the whole backend file), MoveLeader, Downgrade and alarm
- * activation answer Unimplemented until their issues land.
+ * etcdserverpb.Maintenance: Status, HashKV, Alarm (GET, DEACTIVATE), Defragment, MoveLeader and
+ * the Snapshot stream, in etcd's own file format (see src/backup). Hash (a hash of the whole
+ * backend file), Downgrade and alarm activation answer Unimplemented until their issues land.
  */
+import { spoolEtcdSnapshot } from '../../backup/index.ts';
 import type { AlarmMember, AlarmType, ServerApi } from '../../server/server-api.ts';
 import { API_ERRORS } from '../etcd-errors.ts';
 import { headerMessage, type WireMessage } from '../response-messages.ts';
+import { moveLeaderMethod } from './maintenance-move-leader.ts';
 import { type MethodHandler, unary } from '../rpc-method.ts';
 import { longOf, toBigInt, toNumber, type WireInt64 } from '../wire-values.ts';
 
@@ -48,6 +50,7 @@ export function maintenanceMethods(server: ServerApi): Record<string, MethodHand
       const message: WireMessage = { header: headerMessage(result.header) };
       if (result.hash !== 0) message.hash = result.hash;
       if (result.compactRevision !== 0) message.compact_revision = result.compactRevision;
+      if (result.hashRevision !== 0) message.hash_revision = result.hashRevision;
       return message;
     }),
     Hash: unary(async () => {
@@ -73,18 +76,20 @@ export function maintenanceMethods(server: ServerApi): Record<string, MethodHand
       open: (call) => {
         let started = false;
         const send = async (): Promise<void> => {
-          // The total size is not known up front: remaining_bytes reports the bytes of the
-          // chunk read ahead, so it is non-zero until the last message, as clients expect.
-          const chunks = server.snapshot()[Symbol.asyncIterator]();
-          let current = await chunks.next();
-          while (!current.done && !call.closed) {
-            const next = await chunks.next();
-            const message: WireMessage = { blob: current.value };
-            if (!next.done) message.remaining_bytes = next.value.length;
+          // etcd's format (a bbolt database, then its SHA-256); remaining_bytes counts the
+          // database bytes still to come, as etcd's does, so clients can show progress.
+          const snapshot = await spoolEtcdSnapshot(server.snapshot());
+          let sent = 0;
+          for await (const chunk of snapshot.stream()) {
+            if (call.closed) break;
+            const message: WireMessage = { blob: chunk };
+            if (sent < snapshot.databaseBytes) {
+              sent += chunk.length;
+              const remaining = snapshot.databaseBytes - sent;
+              if (remaining > 0) message.remaining_bytes = remaining;
+            }
             if (!call.send(message)) await call.drained();
-            current = next;
           }
-          if (!current.done) await chunks.return?.();
           call.end();
         };
         return {
@@ -99,9 +104,7 @@ export function maintenanceMethods(server: ServerApi): Record<string, MethodHand
         };
       },
     },
-    MoveLeader: unary(async () => {
-      throw API_ERRORS.unimplemented('Maintenance.MoveLeader');
-    }, true),
+    MoveLeader: moveLeaderMethod(server),
     Downgrade: unary(async () => {
       throw API_ERRORS.unimplemented('Maintenance.Downgrade');
     }, true),

@@ -88,7 +88,7 @@ export class LeaseWorkload {
             member.put({
               key: encode(key),
               value: encode(`${label}:${i}`),
-              lease: Number(lease.id),
+              lease: lease.id,
             }),
           this.options.clientTimeoutMs,
         );

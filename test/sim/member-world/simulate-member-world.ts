@@ -410,9 +410,14 @@ class MemberWorld implements ProcessHost, WorkloadHost {
         return this.violation('history', `m${Number(member.memberId - 0x1000n)}: ${mismatch}`);
       }
     }
-    const reference = JSON.stringify(histories[0]);
+    // Lease ids are bigints, which JSON has no form for.
+    const text = (history: unknown): string =>
+      JSON.stringify(history, (_key, value: unknown) =>
+        typeof value === 'bigint' ? `${value}n` : value,
+      );
+    const reference = text(histories[0]);
     for (let i = 1; i < histories.length; i++) {
-      if (JSON.stringify(histories[i]) !== reference) {
+      if (text(histories[i]) !== reference) {
         return this.violation('watch', `members disagree on the history (member index ${i})`);
       }
     }

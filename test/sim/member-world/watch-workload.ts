@@ -17,7 +17,7 @@ export interface EventRecord {
   readonly key: string;
   readonly value: string;
   readonly modRevision: number;
-  readonly lease: number;
+  readonly lease: bigint;
 }
 
 export interface WatchRange {

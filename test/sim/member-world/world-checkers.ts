@@ -96,28 +96,28 @@ export function checkWatchSession(
 
 /** Lease atomicity and finality over the final history. */
 export function checkLeaseHistory(history: FinalHistory, finalRevision: number): string | null {
-  const leaseOfKey = new Map<string, number>();
-  const deletedAt = new Map<number, number>();
+  const leaseOfKey = new Map<string, bigint>();
+  const deletedAt = new Map<bigint, number>();
   for (let revision = 1; revision <= finalRevision; revision++) {
     const events = history.get(revision) ?? [];
-    const deletedLeases = new Map<number, string[]>();
+    const deletedLeases = new Map<bigint, string[]>();
     for (const event of events) {
       if (!event.key.startsWith(LEASE_PREFIX)) continue;
       if (event.type === 'PUT') {
         const revokedAt = deletedAt.get(event.lease);
-        if (event.lease !== 0 && revokedAt !== undefined) {
+        if (event.lease !== 0n && revokedAt !== undefined) {
           return `${describeEvent(event)} puts a key with lease ${event.lease}, revoked at ${revokedAt}`;
         }
         leaseOfKey.set(event.key, event.lease);
         continue;
       }
-      const lease = leaseOfKey.get(event.key) ?? 0;
+      const lease = leaseOfKey.get(event.key) ?? 0n;
       const keys = deletedLeases.get(lease) ?? [];
       keys.push(event.key);
       deletedLeases.set(lease, keys);
     }
     for (const [lease, keys] of deletedLeases) {
-      if (lease === 0) return `revision ${revision} deleted lease-less keys ${keys.join(', ')}`;
+      if (lease === 0n) return `revision ${revision} deleted lease-less keys ${keys.join(', ')}`;
       const earlier = deletedAt.get(lease);
       if (earlier !== undefined) {
         return `lease ${lease}'s keys were deleted at revisions ${earlier} and ${revision}`;
