@@ -11,7 +11,8 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type EtcdCluster, startEtcd } from '../support/etcd-process.ts';
+import type { EtcdCluster } from '../support/etcd-process.ts';
+import { startSideBySide } from '../support/side-by-side.ts';
 import {
   type ClusterNames,
   type CtlOutput,
@@ -19,11 +20,7 @@ import {
   etcdctl,
   normalise,
 } from '../support/etcdctl-runner.ts';
-import {
-  type SigildCluster,
-  startSigildCluster,
-  withClusterLogs,
-} from '../support/sigild-cluster.ts';
+import { type SigildCluster, withClusterLogs } from '../support/sigild-cluster.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 let sigil: SigildCluster;
@@ -38,15 +35,7 @@ interface Target {
 let targets: Target[] = [];
 
 before(async () => {
-  // Both start at once; if one fails, the other is still assigned so after() stops it.
-  const [sigilStart, etcdStart] = await Promise.allSettled([
-    startSigildCluster({ members: 3 }),
-    startEtcd({ members: 3 }),
-  ]);
-  if (sigilStart.status === 'fulfilled') sigil = sigilStart.value;
-  if (etcdStart.status === 'fulfilled') etcd = etcdStart.value;
-  if (sigilStart.status === 'rejected') throw sigilStart.reason;
-  if (etcdStart.status === 'rejected') throw etcdStart.reason;
+  ({ sigil, etcd } = await startSideBySide(3));
   targets = [
     {
       label: 'etcd',

@@ -7,13 +7,10 @@
  */
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
-import { type EtcdCluster, startEtcd } from '../support/etcd-process.ts';
+import type { EtcdCluster } from '../support/etcd-process.ts';
+import { startSideBySide } from '../support/side-by-side.ts';
 import { type ClusterNames, etcdctl, normalise } from '../support/etcdctl-runner.ts';
-import {
-  type SigildCluster,
-  startSigildCluster,
-  withClusterLogs,
-} from '../support/sigild-cluster.ts';
+import { type SigildCluster, withClusterLogs } from '../support/sigild-cluster.ts';
 
 let sigil: SigildCluster;
 let etcd: EtcdCluster;
@@ -21,14 +18,7 @@ let targets: ClusterNames[] = [];
 const [ETCD, SIGIL] = [0, 1];
 
 before(async () => {
-  const [sigilStart, etcdStart] = await Promise.allSettled([
-    startSigildCluster({ members: 1 }),
-    startEtcd({ members: 1 }),
-  ]);
-  if (sigilStart.status === 'fulfilled') sigil = sigilStart.value;
-  if (etcdStart.status === 'fulfilled') etcd = etcdStart.value;
-  if (sigilStart.status === 'rejected') throw sigilStart.reason;
-  if (etcdStart.status === 'rejected') throw etcdStart.reason;
+  ({ sigil, etcd } = await startSideBySide(1));
   targets = [
     {
       endpoints: etcd.endpoints,
