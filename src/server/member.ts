@@ -3,7 +3,7 @@
  * Writes are proposed through raft and answered when applied here; linearizable reads wait for
  * a batched ReadIndex; serializable reads are served from local state at once.
  */
-import { createHash } from 'node:crypto';
+import { withSha256Trailer } from './snapshot-trailer.ts';
 import { hashKv, type WatchOptions } from '../mvcc/index.ts';
 import type {
   CompactionRequest,
@@ -362,14 +362,6 @@ export class SigilMember extends MemberCore implements ServerApi {
    *  of everything before it, which etcdctl checks when it saves the stream. */
   snapshot(): AsyncIterable<Uint8Array> {
     this.checkServing();
-    const state = this.env.backend.snapshot();
-    return (async function* () {
-      const digest = createHash('sha256');
-      for await (const chunk of state) {
-        digest.update(chunk);
-        yield chunk;
-      }
-      yield new Uint8Array(digest.digest());
-    })();
+    return withSha256Trailer(this.env.backend.snapshot());
   }
 }

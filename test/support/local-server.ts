@@ -5,7 +5,7 @@
  * behaviour (revisions, compaction, watch history) while the real member is built elsewhere.
  * Test code only: production never constructs it.
  */
-import { createHash } from 'node:crypto';
+import { withSha256Trailer } from '../../src/server/snapshot-trailer.ts';
 import {
   hashKv,
   KvStore,
@@ -262,15 +262,7 @@ export class LocalServer implements ServerApi {
 
   /** As SigilMember's: the backend dump followed by its SHA-256. */
   snapshot(): AsyncIterable<Uint8Array> {
-    const state = this.backend.snapshot();
-    return (async function* () {
-      const digest = createHash('sha256');
-      for await (const chunk of state) {
-        digest.update(chunk);
-        yield chunk;
-      }
-      yield new Uint8Array(digest.digest());
-    })();
+    return withSha256Trailer(this.backend.snapshot());
   }
 
   close(): void {
