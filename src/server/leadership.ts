@@ -49,14 +49,24 @@ export class Leadership {
   }
 
   /** The voter (other than this member) whose log matches the leader's furthest, among those
-   *  heard from recently; null when this member does not lead or has no such voter. */
+   *  that look alive; null when this member does not lead or has no such voter. A follower
+   *  looks alive when it was heard from since the last CheckQuorum round, or when replication
+   *  to it streams (a lost connection turns it back to probing). The second test matters: each
+   *  CheckQuorum round forgets every follower's activity until its next heartbeat response
+   *  arrives, and a SIGTERM landing in that gap would otherwise find no voter to hand over to
+   *  and cost the cluster a whole election timeout. Ties go to the one heard from. */
   mostCaughtUpVoter(): bigint | null {
     const progress = this.deps.node().status().progress;
     if (progress === null) return null;
-    let best: { id: bigint; match: number } | null = null;
+    let best: { id: bigint; match: number; heard: boolean } | null = null;
     for (const [id, state] of progress) {
-      if (id === this.deps.memberId || state.isLearner || !state.recentActive) continue;
-      if (best === null || state.match > best.match) best = { id, match: state.match };
+      if (id === this.deps.memberId || state.isLearner) continue;
+      if (!state.recentActive && state.state !== 'replicate') continue;
+      const better =
+        best === null ||
+        state.match > best.match ||
+        (state.match === best.match && state.recentActive && !best.heard);
+      if (better) best = { id, match: state.match, heard: state.recentActive };
     }
     return best?.id ?? null;
   }
