@@ -1,15 +1,17 @@
 /**
  * A planned restart costs no election timeout: on SIGTERM the leader of a three-member sigild
  * cluster hands leadership to its most caught-up voter before it stops, so writes through the
- * other members resume well within one election timeout (1000 ms). Without the hand-over the
- * followers would first have to notice the silence (≥ one election timeout), then elect.
+ * other members resume well within one election timeout. Without the hand-over the followers
+ * would first have to notice the silence (≥ one election timeout), then elect. The timeout is
+ * longer than the default so that a loaded test machine (a hand-over took up to ~800 ms with
+ * both cores saturated) cannot blur the two cases: the hand-over does not depend on it.
  */
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { SigilClient } from '../../src/client/index.ts';
 import { startSigildCluster, withClusterLogs } from '../support/sigild-cluster.ts';
 
-const ELECTION_MS = 1000;
+const ELECTION_MS = 2500;
 
 describe('leadership hand-over on SIGTERM', { timeout: 120_000 }, () => {
   it('writes resume faster than an election timeout after the leader is stopped', async (t) => {
