@@ -11,6 +11,7 @@ import type { FaultOptions } from './options-swarm.ts';
 import type { SimMember } from './sim-member.ts';
 import type { SimNetwork } from './sim-network.ts';
 import type { World } from './world.ts';
+import { WeightedChoice } from './weighted-choice.ts';
 
 export interface NemesisHost {
   readonly world: World;
@@ -34,27 +35,25 @@ type Action = 'partition' | 'crash' | 'pause' | 'membership' | 'transfer' | 'bur
 
 export class Nemesis {
   private active = false;
-  private readonly weights: [Action, number][];
-  private readonly totalWeight: number;
+  private readonly actions: WeightedChoice<Action>;
 
   constructor(
     private readonly host: NemesisHost,
     private readonly faults: FaultOptions,
     private readonly random: Random,
   ) {
-    this.weights = [
+    this.actions = new WeightedChoice<Action>([
       ['partition', faults.partitionWeight],
       ['crash', faults.crashWeight],
       ['pause', faults.pauseWeight],
       ['membership', faults.membershipWeight],
       ['transfer', faults.transferWeight],
       ['burst', faults.networkBurstWeight],
-    ];
-    this.totalWeight = this.weights.reduce((sum, [, weight]) => sum + weight, 0);
+    ]);
   }
 
   start(): void {
-    if (this.totalWeight === 0) return;
+    if (this.actions.totalWeight === 0) return;
     this.active = true;
     this.scheduleNext();
   }
@@ -74,18 +73,9 @@ export class Nemesis {
     const delayMs = Math.round(this.faults.intervalMs * (0.5 + this.random.float()));
     this.host.world.schedule(delayMs, () => {
       if (!this.active) return;
-      this.fire(this.drawAction());
+      this.fire(this.actions.draw(this.random));
       this.scheduleNext();
     });
-  }
-
-  private drawAction(): Action {
-    let roll = this.random.int(this.totalWeight);
-    for (const [action, weight] of this.weights) {
-      if (roll < weight) return action;
-      roll -= weight;
-    }
-    return this.weights[this.weights.length - 1][0];
   }
 
   private durationMs(): number {

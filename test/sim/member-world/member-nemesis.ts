@@ -9,13 +9,13 @@ import type { SimNetwork } from '../sim-network.ts';
 import type { World } from '../world.ts';
 import type { MemberProcess } from './member-process.ts';
 import type { MemberWorldOptions } from './member-world-options.ts';
+import { WeightedChoice } from '../weighted-choice.ts';
 
 type Action = 'partition' | 'crash' | 'burst' | 'transfer';
 
 export class MemberNemesis {
   private active = false;
-  private readonly weights: [Action, number][];
-  private readonly totalWeight: number;
+  private readonly actions: WeightedChoice<Action>;
 
   constructor(
     private readonly world: World,
@@ -25,17 +25,16 @@ export class MemberNemesis {
     private readonly random: Random,
     private readonly note: (line: string) => void,
   ) {
-    this.weights = [
+    this.actions = new WeightedChoice<Action>([
       ['partition', options.partitionWeight],
       ['crash', options.crashWeight],
       ['burst', options.burstWeight],
       ['transfer', options.transferWeight],
-    ];
-    this.totalWeight = this.weights.reduce((sum, [, weight]) => sum + weight, 0);
+    ]);
   }
 
   start(): void {
-    if (this.totalWeight === 0 || this.options.faultIntervalMs === 0) return;
+    if (this.actions.totalWeight === 0 || this.options.faultIntervalMs === 0) return;
     this.active = true;
     this.scheduleNext();
   }
@@ -61,18 +60,9 @@ export class MemberNemesis {
     const delayMs = Math.round(this.options.faultIntervalMs * (0.5 + this.random.float()));
     this.world.schedule(delayMs, () => {
       if (!this.active) return;
-      this.fire(this.drawAction());
+      this.fire(this.actions.draw(this.random));
       this.scheduleNext();
     });
-  }
-
-  private drawAction(): Action {
-    let roll = this.random.int(this.totalWeight);
-    for (const [action, weight] of this.weights) {
-      if (roll < weight) return action;
-      roll -= weight;
-    }
-    return this.weights[this.weights.length - 1][0];
   }
 
   private later(end: () => void): void {
@@ -140,7 +130,9 @@ export class MemberNemesis {
       const torn = this.random.chance(this.options.tornWriteRate);
       const model = this.options.backendOnCrash;
       const fate =
-        model === 'mixed' ? (['lost', 'kept', 'rolled-back'] as const)[this.random.int(3)] : model;
+        model === 'mixed'
+          ? (['synced', 'kept', 'rolled-back'] as const)[this.random.int(3)]
+          : model;
       victim.crash(torn, fate);
       this.later(() => {
         if (victim.state === 'crashed') victim.start();
