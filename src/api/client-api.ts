@@ -17,6 +17,7 @@ import { createServer as createNetServer, type Server, type Socket } from 'node:
 import type { ServerApi } from '../server/server-api.ts';
 import { http1Exchange, http2Exchange } from './gateway/http-exchange.ts';
 import { type GatewayContext, serveGateway } from './gateway/http-gateway.ts';
+import type { MetricsEndpoint } from './metrics/member-metrics.ts';
 import {
   type GrpcContext,
   type GrpcServerCall,
@@ -40,6 +41,8 @@ export interface ClientApiOptions {
   readonly logger: Logger;
   /** etcd's --experimental-watch-progress-notify-interval; default 10 minutes. */
   readonly progressNotifyIntervalMs?: number;
+  /** Served as GET /metrics (see createMemberMetrics). */
+  readonly metrics?: MetricsEndpoint;
 }
 
 export interface ClientApi {
@@ -93,6 +96,7 @@ export async function startClientApi(
     maxRequestBytes: options.maxRequestBytes,
     maxBodyBytes: 2 * (options.maxRequestBytes + GRPC_OVERHEAD_BYTES),
     logger: options.logger,
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   };
   const sockets = new Set<Socket>();
   const listeners: Server[] = [];

@@ -8,7 +8,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { pino } from 'pino';
-import { startClientApi, type ClientApi } from '../api/index.ts';
+import { createMemberMetrics, startClientApi, type ClientApi } from '../api/index.ts';
 import { asMemberId, SeededRandom } from '../base/index.ts';
 import {
   memberConfigDefaults,
@@ -97,6 +97,7 @@ async function run(options: SigildOptions, logger: Logger): Promise<void> {
       maxRequestBytes: options.maxRequestBytes,
       maxTxnOps: options.maxTxnOps,
       logger,
+      metrics: createMemberMetrics(started, { quotaBackendBytes: config.quotaBackendBytes }),
     });
   } catch (error) {
     await started.stop().catch(() => undefined);

@@ -3,7 +3,7 @@
  * answered with etcd's grpc-gateway JSON (json-codec.ts) and, for failures, its error shapes
  * and HTTP statuses (etcd-errors.ts). Streams (/v3/watch, /v3/lease/keepalive, snapshot) read
  * a sequence of JSON messages from the body and answer one `{"result":…}` line per response.
- * Also GET /version and GET /health, as etcd serves them.
+ * Also GET /version, GET /health and GET /metrics, as etcd serves them.
  */
 import { STATUS_CODES } from 'node:http';
 import type { ServerApi } from '../../server/server-api.ts';
@@ -24,6 +24,7 @@ import { grpcPathOf } from './gateway-routes.ts';
 import type { HttpExchange } from './http-exchange.ts';
 import { messageToJson, requestFromJson } from './json-codec.ts';
 import { JsonStreamSplitter } from './json-stream-splitter.ts';
+import type { MetricsEndpoint } from '../metrics/member-metrics.ts';
 
 export interface GatewayContext {
   readonly server: ServerApi;
@@ -32,6 +33,8 @@ export interface GatewayContext {
   /** Largest JSON body accepted: base64 and JSON punctuation inflate a request by ~4/3. */
   readonly maxBodyBytes: number;
   readonly logger: Logger;
+  /** GET /metrics; absent: 404, as etcd with --metrics off. */
+  readonly metrics?: MetricsEndpoint;
 }
 
 /** The version clients choose their API from; Patroni picks /v3 for ≥ 3.4. */
@@ -224,6 +227,12 @@ async function serveHealth(context: GatewayContext, exchange: HttpExchange): Pro
   sendText(exchange, healthy ? 200 : 503, `{"health":"${healthy}"}`);
 }
 
+async function serveMetrics(metrics: MetricsEndpoint, exchange: HttpExchange): Promise<void> {
+  const text = await metrics.render();
+  exchange.respond(200, { 'content-type': metrics.contentType });
+  exchange.end(text);
+}
+
 /** Serves one gateway request; never throws (failures become HTTP responses). */
 export function serveGateway(context: GatewayContext, exchange: HttpExchange): void {
   exchange.body.on('error', () => exchange.end());
@@ -234,6 +243,10 @@ export function serveGateway(context: GatewayContext, exchange: HttpExchange): v
   }
   if (exchange.method === 'GET' && path === '/health') {
     void serveHealth(context, exchange);
+    return;
+  }
+  if (exchange.method === 'GET' && path === '/metrics' && context.metrics !== undefined) {
+    void serveMetrics(context.metrics, exchange);
     return;
   }
   const grpcPath = grpcPathOf(path);
