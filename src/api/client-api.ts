@@ -41,7 +41,7 @@ export interface ClientApiOptions {
   readonly logger: Logger;
   /** etcd's --experimental-watch-progress-notify-interval; default 10 minutes. */
   readonly progressNotifyIntervalMs?: number;
-  /** Served as GET /metrics (see createMemberMetrics). */
+  /** Served as GET /metrics (see MemberMetrics). */
   readonly metrics?: MetricsEndpoint;
 }
 

@@ -6,4 +6,4 @@ export {
   type Logger,
 } from './client-api.ts';
 export { toGrpcStatus, httpStatusOf, GrpcCode, ApiError, type GrpcStatus } from './etcd-errors.ts';
-export { createMemberMetrics, type MetricsEndpoint } from './metrics/member-metrics.ts';
+export { MemberMetrics, type MetricsEndpoint } from './metrics/member-metrics.ts';

@@ -8,7 +8,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { pino } from 'pino';
-import { createMemberMetrics, startClientApi, type ClientApi } from '../api/index.ts';
+import { MemberMetrics, startClientApi, type ClientApi } from '../api/index.ts';
 import { asMemberId, SeededRandom } from '../base/index.ts';
 import {
   memberConfigDefaults,
@@ -71,6 +71,7 @@ async function run(options: SigildOptions, logger: Logger): Promise<void> {
       autoPromoteLearners: options.autoPromoteLearners,
     },
   );
+  const metrics = new MemberMetrics({ quotaBackendBytes: config.quotaBackendBytes });
   let started: SigilMember;
   try {
     started = await startMember(config, {
@@ -83,6 +84,7 @@ async function run(options: SigildOptions, logger: Logger): Promise<void> {
       wallClockMs: () => Date.now(),
       forwardPromote,
       fetchClusterInfo: (peerUrl) => fetchClusterInfo(peerUrl, CLUSTER_INFO_TIMEOUT_MS),
+      observer: metrics.observer,
     });
   } catch (error) {
     await transport.stop().catch(() => undefined);
@@ -97,7 +99,7 @@ async function run(options: SigildOptions, logger: Logger): Promise<void> {
       maxRequestBytes: options.maxRequestBytes,
       maxTxnOps: options.maxTxnOps,
       logger,
-      metrics: createMemberMetrics(started, { quotaBackendBytes: config.quotaBackendBytes }),
+      metrics: metrics.endpoint(started),
     });
   } catch (error) {
     await started.stop().catch(() => undefined);

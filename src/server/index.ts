@@ -7,6 +7,7 @@ export {
   type ServerErrorCode,
 } from './server-error.ts';
 export { SigilMember, SERVER_VERSION } from './member.ts';
+export type { MemberObserver } from './member-observer.ts';
 export {
   memberConfigDefaults,
   minLeaseTtlSeconds,

@@ -7,6 +7,7 @@ import { assert, type Clock, type Random } from '../base/index.ts';
 import type { Backend, FileSystem } from '../storage/index.ts';
 import type { Logger, PeerTransport } from '../transport/index.ts';
 import type { FoundingMember } from './raft-storage.ts';
+import type { MemberObserver } from './member-observer.ts';
 
 export type { Logger };
 
@@ -60,6 +61,8 @@ export interface MemberEnvironment {
   readonly fetchClusterInfo?: (peerUrl: string) => Promise<Uint8Array>;
   /** Runs background work soon (default setImmediate); the simulator passes its own. */
   readonly schedule?: (task: () => void) => void;
+  /** Told of events for metrics; absent: nobody counts them. */
+  readonly observer?: MemberObserver;
 }
 
 export const ETCD_SNAPSHOT_CATCH_UP_ENTRIES = 5_000;

@@ -195,6 +195,9 @@ export abstract class MemberCore {
     }
     this.proposer.softStateChanged(previous, next);
     this.cluster.leadership.leaderChanged();
+    if (next.leader !== NO_MEMBER && next.leader !== previous.leader) {
+      this.env.observer?.leaderChanged();
+    }
     this.env.logger.info(
       {
         memberId: this.config.memberId.toString(16),

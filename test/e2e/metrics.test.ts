@@ -63,6 +63,8 @@ describe('metrics endpoint', { timeout: 120_000 }, () => {
         assert.ok((samples.get('process_resident_memory_bytes') ?? 0) > 0);
         assert.equal(samples.get('etcd_server_quota_backend_bytes'), 2 * 1024 ** 3);
         assert.ok((samples.get('etcd_mvcc_db_total_size_in_bytes') ?? 0) > 0);
+        // Every member learnt the leader at least once since it started.
+        assert.ok((samples.get('etcd_server_leader_changes_seen_total') ?? 0) >= 1);
       }
       const leader = leaders.indexOf(1);
       assert.equal(scrapes[leader].get('etcd_debugging_mvcc_current_revision'), header.revision);
