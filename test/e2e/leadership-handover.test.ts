@@ -13,6 +13,27 @@ import { startSigildCluster, withClusterLogs } from '../support/sigild-cluster.t
 
 const ELECTION_MS = 2500;
 
+/**
+ * A fast resumption alone does not prove the hand-over: followers also campaign at once when
+ * the leader's streams close as its process exits. The stopping member's own log must show that
+ * it became a follower of another leader after it was told to stop and before it stopped.
+ */
+function assertHandedOverBeforeExit(log: string): void {
+  const lines = log
+    .slice(log.lastIndexOf('"msg":"stopping"'))
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { msg: string; role?: string; leader?: string });
+  const stoppedAt = lines.findIndex((line) => line.msg === 'stopped');
+  const followedAt = lines.findIndex(
+    (line) => line.msg === 'raft role changed' && line.role === 'follower' && line.leader !== '0',
+  );
+  assert.ok(
+    followedAt > 0 && (stoppedAt === -1 || followedAt < stoppedAt),
+    `the stopping leader handed over before it exited:\n${lines.map((line) => JSON.stringify(line)).join('\n')}`,
+  );
+}
+
 describe('leadership hand-over on SIGTERM', { timeout: 120_000 }, () => {
   it('writes resume faster than an election timeout after the leader is stopped', async (t) => {
     const cluster = await startSigildCluster({ members: 3, electionMs: ELECTION_MS });
@@ -44,6 +65,7 @@ describe('leadership hand-over on SIGTERM', { timeout: 120_000 }, () => {
           await stopped;
           client.close();
           assert.ok(resumedAt > 0, 'writes resumed');
+          assertHandedOverBeforeExit(cluster.members[leaderIndex].log());
           gaps.push(resumedAt - signalledAt);
           await cluster.restart(leaderIndex);
         }
