@@ -6,7 +6,10 @@
  * success marks the moment the cluster accepts writes again. Each run uses a fresh cluster;
  * Sigil and etcd runs alternate so both see the same machine load.
  *
- *   npm run bench:failover -- [--runs 10] [--only sigil|etcd]
+ *   npm run bench:failover -- [--runs 10] [--only sigil|etcd] [--trace]
+ *
+ * --trace logs the Sigil members at info level and prints, per run, the survivors' raft role
+ * changes after the kill (see failover-trace.ts).
  *
  * Target (issue 5): Sigil's median at most 1.5 s and no worse than etcd's.
  */
@@ -14,6 +17,7 @@ import { loadavg } from 'node:os';
 import { SigilClient } from '../src/client/index.ts';
 import { startEtcd } from '../test/support/etcd-process.ts';
 import { startSigildCluster } from '../test/support/sigild-cluster.ts';
+import { describeTimeline, roleChangesAfter } from './failover-trace.ts';
 
 type System = 'sigil' | 'etcd';
 
@@ -21,6 +25,8 @@ interface RunningCluster {
   readonly endpoints: readonly string[];
   kill(index: number): Promise<void>;
   stop(): Promise<void>;
+  /** Every member's log so far (Sigil only; etcd's are not collected). */
+  logs(): string[];
 }
 
 const HEARTBEAT_MS = 100;
@@ -29,25 +35,31 @@ const ATTEMPT_TIMEOUT_MS = 5_000;
 const ATTEMPT_SPACING_MS = 25;
 const GIVE_UP_MS = 30_000;
 
-async function startCluster(system: System): Promise<RunningCluster> {
+async function startCluster(system: System, trace: boolean): Promise<RunningCluster> {
   if (system === 'sigil') {
     const cluster = await startSigildCluster({
       members: 3,
       heartbeatMs: HEARTBEAT_MS,
       electionMs: ELECTION_MS,
-      extraArgs: ['--log-level=error'],
+      extraArgs: [trace ? '--log-level=info' : '--log-level=error'],
     });
     return {
       endpoints: cluster.endpoints,
       kill: (i) => cluster.kill(i),
       stop: () => cluster.stop(),
+      logs: () => cluster.members.map((member) => member.log()),
     };
   }
   const cluster = await startEtcd({
     members: 3,
     extraArgs: [`--heartbeat-interval=${HEARTBEAT_MS}`, `--election-timeout=${ELECTION_MS}`],
   });
-  return { endpoints: cluster.endpoints, kill: (i) => cluster.kill(i), stop: () => cluster.stop() };
+  return {
+    endpoints: cluster.endpoints,
+    kill: (i) => cluster.kill(i),
+    stop: () => cluster.stop(),
+    logs: () => [],
+  };
 }
 
 /** The index of the member every member names as leader, polling until they agree. */
@@ -112,8 +124,8 @@ function firstSuccessfulWrite(
 }
 
 /** Milliseconds from SIGKILL of the leader to the first successful put on a survivor. */
-async function measureOnce(system: System, run: number): Promise<number> {
-  const cluster = await startCluster(system);
+async function measureOnce(system: System, run: number, trace: boolean): Promise<number> {
+  const cluster = await startCluster(system, trace);
   const client = new SigilClient({
     endpoints: [...cluster.endpoints],
     dialTimeoutMs: 1_000,
@@ -127,10 +139,16 @@ async function measureOnce(system: System, run: number): Promise<number> {
       for (const endpoint of survivors) await client.put(`warm/${i}`, 'x', { endpoint });
     }
     const startedMs = performance.now();
+    const killedAtMs = Date.now();
     const killed = cluster.kill(leader);
     const elapsed = await firstSuccessfulWrite(client, survivors, run, startedMs);
     await killed;
     if (!Number.isFinite(elapsed)) throw new Error(`${system}: no write within ${GIVE_UP_MS} ms`);
+    if (trace && system === 'sigil') {
+      // The survivors log the new leader's arrival shortly after the write can succeed.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      console.log(describeTimeline(roleChangesAfter(cluster.logs(), killedAtMs), elapsed));
+    }
     return elapsed;
   } finally {
     client.close();
@@ -144,8 +162,15 @@ const median = (values: readonly number[]): number => {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 };
 
-function parseArgs(argv: readonly string[]): { runs: number; systems: System[] } {
+interface Options {
+  readonly runs: number;
+  readonly systems: System[];
+  readonly trace: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Options {
   let runs = 10;
+  let trace = false;
   let systems: System[] = ['sigil', 'etcd'];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--runs') runs = Number(argv[++i]);
@@ -153,14 +178,15 @@ function parseArgs(argv: readonly string[]): { runs: number; systems: System[] }
       const only = argv[++i];
       if (only !== 'sigil' && only !== 'etcd') throw new Error('--only takes sigil or etcd');
       systems = [only];
-    } else throw new Error(`unknown argument ${argv[i]}; usage: --runs N --only sigil|etcd`);
+    } else if (argv[i] === '--trace') trace = true;
+    else throw new Error(`unknown argument ${argv[i]}; usage: --runs N --only sigil|etcd --trace`);
   }
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs needs a positive integer');
-  return { runs, systems };
+  return { runs, systems, trace };
 }
 
 async function main(): Promise<void> {
-  const { runs, systems } = parseArgs(process.argv.slice(2));
+  const { runs, systems, trace } = parseArgs(process.argv.slice(2));
   console.log(
     `failover: 3 members, heartbeat ${HEARTBEAT_MS} ms, election timeout ${ELECTION_MS} ms, ` +
       `${runs} runs each; load average ${loadavg()
@@ -170,7 +196,7 @@ async function main(): Promise<void> {
   const results = new Map<System, number[]>(systems.map((system) => [system, []]));
   for (let run = 1; run <= runs; run++) {
     for (const system of systems) {
-      const ms = await measureOnce(system, run);
+      const ms = await measureOnce(system, run, trace);
       results.get(system)?.push(ms);
       console.log(`run ${String(run).padStart(2)} ${system.padEnd(5)} ${Math.round(ms)} ms`);
     }

@@ -83,7 +83,11 @@ export class MemoryLogStorage implements LogStorage {
     const kept = first > entries[0].index ? entries.slice(first - entries[0].index) : entries;
     const start = kept[0].index - this.offset;
     assert(start <= this.log.length, `append at ${kept[0].index} leaves a gap`);
-    this.log = [...this.log.slice(0, start), ...kept];
+    // In place: the member appends every Ready to a log of up to --snapshot-count entries, and
+    // copying the whole array per append cost time quadratic in the log length and two
+    // large-object-space arrays of garbage each time. Nobody else holds `log` (entries() copies).
+    this.log.length = start;
+    for (const entry of kept) this.log.push(entry);
     assert(this.lastIndex() === last, 'the log ends at the last appended entry');
   }
 
@@ -121,7 +125,8 @@ export class MemoryLogStorage implements LogStorage {
     assert(index <= this.lastIndex(), 'compaction stays inside the log');
     assert(index <= this.currentSnapshot.metadata.index, 'compact only what is snapshotted');
     const term = this.log[index - this.offset].term;
-    this.log = [dummyEntry(index, term), ...this.log.slice(index - this.offset + 1)];
+    // splice() shifts the kept entries down in place instead of spreading them into new arrays.
+    this.log.splice(0, index - this.offset + 1, dummyEntry(index, term));
     assert(this.offset === index, 'the dummy entry stands for the compacted index');
     return OK;
   }

@@ -104,6 +104,11 @@ export class RawNode {
     return this.raft.step({ ...this.raft.localMessage('MsgTransferLeader'), from: target });
   }
 
+  /**
+   * The application could not reach `id` (its stream broke, a dial failed, its queue
+   * overflowed). A leader probes `id` again instead of streaming to it; a follower told this
+   * of its leader forgets it and soon campaigns in a pre-election (see role-follower.ts).
+   */
   reportUnreachable(id: MemberId): void {
     this.stepLocal('MsgUnreachable', id, false);
   }

@@ -33,9 +33,44 @@ export function stepFollower(raft: RaftCore, message: Message): StepResult {
       assert(message.from === raft.lead || raft.lead === NO_MEMBER, 'reads come from a leader');
       raft.readStates.push({ index: message.index, context: message.context });
       return OK;
+    case 'MsgUnreachable':
+      if (message.from === raft.lead && raft.preVote) leaderLost(raft);
+      return OK;
     default:
       return OK;
   }
+}
+
+/** Ticks between the quick campaigns of two followers that lost the same leader. Members'
+ *  ticks are not in phase, so one tick apart could still fire within a millisecond of each
+ *  other; two ticks apart leave the first a whole tick for its pre-vote round. */
+const LEADER_LOST_CAMPAIGN_GAP_TICKS = 2;
+
+/**
+ * The application could not reach our leader: its stream to it broke. When the leader's
+ * process died, the kernel closed its sockets at once, so this arrives within milliseconds,
+ * long before an election timeout of silence would. Departing from etcd-io/raft (which ignores
+ * it on a follower), we forget the leader, which also gives up its lease so the other
+ * followers' pre-votes are granted, and campaign after a few ticks instead of a whole
+ * randomized election timeout.
+ *
+ * It is only a hint, and safe when wrong: the campaign is a pre-election (hence only with
+ * PreVote), which changes no term, and a member that still hears the leader refuses it while
+ * in lease; the leader's next heartbeat makes us its follower again. Followers that lost the
+ * leader together are staggered by their rank among the remaining voters, so the first one's
+ * pre-vote round is over before the next one starts and their votes do not split.
+ */
+function leaderLost(raft: RaftCore): void {
+  const lost = raft.lead;
+  raft.lead = NO_MEMBER;
+  if (!raft.promotable()) return;
+  const rank = raft.tracker.voters.filter((id) => id !== lost).indexOf(raft.id);
+  assert(rank >= 0, 'a promotable member is a voter');
+  const delayTicks = 1 + LEADER_LOST_CAMPAIGN_GAP_TICKS * rank;
+  raft.electionElapsed = Math.max(
+    raft.electionElapsed,
+    raft.randomizedElectionTimeout - delayTicks,
+  );
 }
 
 function forwardToLeader(raft: RaftCore, message: Message): StepResult {

@@ -101,6 +101,7 @@ export function tapInbound(
       }),
     onUnreachable: (handler) => transport.onUnreachable(handler),
     onSnapshotStatus: (handler) => transport.onSnapshotStatus(handler),
+    setSnapshotStreams: (streams) => transport.setSnapshotStreams(streams),
     peerStats: (peer) => transport.peerStats(peer),
   };
 }

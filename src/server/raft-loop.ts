@@ -5,6 +5,13 @@
  *   Ready → persist snapshot file + WAL (hard state and entries, fsync'd) → send messages →
  *   apply snapshot and committed entries (one backend batch) → maybe snapshot → advance
  *
+ * Raft snapshots carry metadata only (etcd's design): the backend, which holds its consistent
+ * index in the same transaction as each apply batch, is the state. Taking one records the
+ * applied index in the log storage and returns to the loop; syncing the backend, writing the
+ * snapshot file and releasing WAL segments run beside the loop (see takeSnapshot). A MsgSnap's
+ * data is the backend itself, streamed from a read transaction when it is sent and spooled to a
+ * file by the receiver before raft sees it (setSnapshotStreams in start()).
+ *
  * Group commit: while one Ready's WAL write is in flight, inbound messages and proposals keep
  * being stepped into raft; they come out together in the next Ready, which is taken only after
  * advance(). Many proposals thus share one fsync without the loop ever waiting on a timer.
@@ -31,8 +38,8 @@ import {
   type SoftState,
   type StepResult,
 } from '../raft/index.ts';
-import type { Snapshotter, Wal } from '../storage/index.ts';
-import type { Logger, PeerTransport } from '../transport/index.ts';
+import type { BackendSpool, Snapshotter, Wal } from '../storage/index.ts';
+import type { Logger, PeerTransport, SnapshotSink } from '../transport/index.ts';
 import type { ApplyOutcome } from './applier.ts';
 import type { MemberConfig } from './member-config.ts';
 import type { RaftStorageState } from './raft-storage.ts';
@@ -69,11 +76,17 @@ export class RaftLoop {
   private readonly logStorage: MemoryLogStorage;
   private readonly wal: Wal;
   private readonly snapshotter: Snapshotter;
+  private readonly spool: BackendSpool;
   private softState: SoftState = { leader: NO_MEMBER, role: 'follower' };
   private termValue = 0;
   private commitValue = 0;
   private appliedValue: number;
+  /** The index of the newest snapshot taken or installed (possibly still being persisted). */
   private snapshotIndex: number;
+  /** A snapshot of our own being persisted beside the loop (see takeSnapshot). */
+  private persisting: Promise<void> | null = null;
+  /** Log entries up to here may be dropped from memory, at the loop's next safe point. */
+  private compactableIndex = 0;
   /** Set synchronously when the loop starts: hooks run inside it may call kick() again. */
   private looping = false;
   private running: Promise<void> | null = null;
@@ -85,24 +98,22 @@ export class RaftLoop {
   private proposalBatch: { data: Uint8Array; refused: (reason: string) => void }[] = [];
 
   constructor(private readonly options: RaftLoopOptions) {
-    const { config, storage, stateMachine } = options;
+    const { config, storage } = options;
     this.logStorage = storage.storage;
     this.wal = storage.wal;
     this.snapshotter = storage.snapshotter;
+    this.spool = storage.spool;
     this.snapshotIndex = storage.snapshot?.metadata.index ?? 0;
     // Raft re-delivers every committed entry after the snapshot: the state machine skips what
     // the backend already holds, and conf changes must be re-applied to raft anyway.
     this.appliedValue = this.snapshotIndex;
     this.termValue = storage.hardState.term;
     this.commitValue = storage.hardState.commit;
-    // A commit-index-only hard state is not fsync'd (see handleReady), so the backend may be
-    // ahead of the WAL's commit index; it is never ahead of the WAL's entries, because only
-    // durable entries are applied. Raft relearns the commit index from the leader (or, if this
-    // member leads, from a quorum) and the state machine skips what the backend holds.
-    assert(
-      stateMachine.appliedIndex <= Math.max(storage.storage.lastIndex(), this.snapshotIndex),
-      'the backend never runs ahead of the durable log',
-    );
+    // The backend may be ahead of the durable log: a commit-index-only hard state is not
+    // fsync'd (see handleReady), and a backend restored from a leader's stream holds the
+    // leader's state when it was read, newer than the snapshot it came with. Either way it holds
+    // committed entries only; raft relearns the commit index and the state machine skips what
+    // the backend holds.
     const electionTicks = Math.max(2, Math.round(config.electionMs / config.heartbeatMs));
     this.node = new RawNode(
       defaultRaftConfig(
@@ -138,6 +149,10 @@ export class RaftLoop {
     transport.onMessage((message) => this.input(() => this.node.step(message)));
     transport.onUnreachable((peer) => this.input(() => this.node.reportUnreachable(peer)));
     transport.onSnapshotStatus((peer, ok) => this.input(() => this.node.reportSnapshot(peer, ok)));
+    transport.setSnapshotStreams({
+      outgoing: () => this.options.stateMachine.backendSnapshot(),
+      incoming: (message) => this.spoolIncoming(message.snapshot),
+    });
     this.scheduleTick();
     const voters = this.node.status().confState.voters;
     // A cluster of one need not wait an election timeout for itself (etcd fast-forwards too).
@@ -204,6 +219,7 @@ export class RaftLoop {
   private async runReadyLoop(): Promise<void> {
     try {
       while (!this.stopped && this.node.hasReady()) {
+        this.compactLog();
         const ready = this.node.ready();
         await this.handleReady(ready);
         if (this.stopped) return;
@@ -225,7 +241,11 @@ export class RaftLoop {
     // must be durable before it leaves.
     const sendBeforePersist = (ready.softState?.role ?? this.softState.role) === 'leader';
     if (sendBeforePersist && ready.messages.length > 0) transport.send(ready.messages);
-    if (ready.snapshot !== null) await this.persistSnapshot(ready.snapshot);
+    if (ready.snapshot !== null) {
+      // Our own snapshot's files and WAL marker go first, so snapshots stay in index order.
+      await this.persisting;
+      await this.persistSnapshot(ready.snapshot);
+    }
     if (ready.mustSync || ready.entries.length > 0 || ready.snapshot !== null) {
       await this.wal.save(ready.hardState ?? this.unsavedHardState, ready.entries);
       this.unsavedHardState = null;
@@ -264,9 +284,8 @@ export class RaftLoop {
       hooks.softState(previous, ready.softState);
     }
     hooks.appliedTo(this.appliedValue);
-    if (this.appliedValue - this.snapshotIndex >= this.options.config.snapshotCount) {
-      await this.takeSnapshot();
-    }
+    const due = this.appliedValue - this.snapshotIndex >= this.options.config.snapshotCount;
+    if (due && this.persisting === null) this.takeSnapshot();
   }
 
   private applyConfChange(change: ConfChange): void {
@@ -282,34 +301,84 @@ export class RaftLoop {
     await this.wal.saveSnapshot({ index: snapshot.metadata.index, term: snapshot.metadata.term });
   }
 
+  /** Where the data of a MsgSnap from the leader goes before raft sees the MsgSnap. */
+  private async spoolIncoming(snapshot: Snapshot | null): Promise<SnapshotSink> {
+    assert(snapshot !== null, 'a MsgSnap carries a snapshot');
+    const writer = await this.spool.create(snapshot.metadata.term, snapshot.metadata.index);
+    return {
+      write: (chunk) => writer.write(chunk),
+      commit: async () => {
+        await writer.commit();
+        return snapshot.data;
+      },
+      abort: () => writer.abort(),
+    };
+  }
+
+  /** Replaces the backend with the leader's, spooled when the MsgSnap arrived. */
   private async installSnapshot(snapshot: Snapshot): Promise<void> {
-    const index = snapshot.metadata.index;
+    const { stateMachine, logger } = this.options;
+    const { index, term } = snapshot.metadata;
     assert(index > this.appliedValue, 'a snapshot from the leader moves the state forward');
-    await this.options.stateMachine.restore(snapshot.data);
+    // The transport delivered the MsgSnap only after the spool was durable (start()).
+    assert(await this.spool.exists(term, index), `no spooled backend for snapshot ${index}`);
+    await stateMachine.restore(this.spool.read(term, index));
+    assert(stateMachine.appliedIndex >= index, 'the leader streamed a backend at its snapshot');
     this.appliedValue = index;
     this.snapshotIndex = index;
-    this.options.logger.info({ index, term: snapshot.metadata.term }, 'installed snapshot');
+    // The spool is needed until the backend is durable at the snapshot (see member-open.ts).
+    await stateMachine.syncBackend();
+    await this.spool.purge(index);
+    logger.info({ index, term, backendIndex: stateMachine.appliedIndex }, 'installed snapshot');
     this.options.hooks.restored();
   }
 
-  /** etcd's triggerSnapshot: the backend's full state at the applied index becomes the raft
-   *  snapshot; older log entries (beyond a catch-up margin) and WAL segments are released. */
-  private async takeSnapshot(): Promise<void> {
-    const { config, stateMachine, logger } = this.options;
+  /**
+   * etcd's triggerSnapshot. The snapshot is the applied index, term and configuration; the
+   * backend already holds the state. Recording it in the log storage (what raft sends a lagging
+   * follower) is all the loop waits for. Beside it: the backend is synced past the index (etcd
+   * forces a backend commit here too) before the snapshot file and WAL marker are written and
+   * older WAL segments released, because after that the WAL can no longer rebuild the backend.
+   */
+  private takeSnapshot(): void {
     const index = asLogIndex(this.appliedValue);
-    const data = await stateMachine.snapshotBytes();
     const confState = this.node.status().confState;
-    const snapshot = this.logStorage.createSnapshot(index, confState, data);
+    const snapshot = this.logStorage.createSnapshot(index, confState, new Uint8Array(0));
     assert(snapshot.metadata.index === index, 'the snapshot is at the applied index');
-    await this.persistSnapshot(snapshot);
     this.snapshotIndex = index;
-    const compactTo = index - config.snapshotCatchUpEntries;
-    if (compactTo > this.logStorage.firstIndex() - 1) {
-      assert(this.logStorage.compact(asLogIndex(compactTo)).ok, 'compaction inside the log');
-    }
+    this.persisting = this.persistOwnSnapshot(snapshot)
+      .catch((error: unknown) => {
+        if (this.stopped) return;
+        this.stopped = true;
+        this.tickTimer?.cancel();
+        this.options.hooks.fatal(error);
+      })
+      .finally(() => {
+        this.persisting = null;
+      });
+  }
+
+  private async persistOwnSnapshot(snapshot: Snapshot): Promise<void> {
+    const { config, stateMachine, logger } = this.options;
+    const index = snapshot.metadata.index;
+    await stateMachine.syncBackend();
+    assert(stateMachine.appliedIndex >= index, 'the synced backend covers the snapshot');
+    if (this.stopped) return;
+    await this.persistSnapshot(snapshot);
+    this.compactableIndex = Math.max(this.compactableIndex, index);
     const released = await this.wal.releaseTo(index);
     await this.snapshotter.purge(config.maxSnapshots);
-    logger.info({ index, bytes: data.length, releasedSegments: released }, 'snapshot taken');
+    await this.spool.purge(index);
+    logger.info({ index, releasedSegments: released }, 'snapshot taken');
+  }
+
+  /** Drops entries behind the newest durable snapshot (keeping a catch-up margin) between two
+   *  Readies, never while one is being handled. */
+  private compactLog(): void {
+    const compactTo = this.compactableIndex - this.options.config.snapshotCatchUpEntries;
+    if (compactTo <= this.logStorage.firstIndex() - 1) return;
+    if (compactTo > this.logStorage.snapshot().metadata.index) return;
+    assert(this.logStorage.compact(asLogIndex(compactTo)).ok, 'compaction inside the log');
   }
 
   /** Stops ticking and waits for the Ready in progress; nothing is stepped afterwards. */
@@ -317,6 +386,7 @@ export class RaftLoop {
     this.stopped = true;
     this.tickTimer?.cancel();
     await this.running?.catch(() => undefined);
+    await this.persisting;
     await this.wal.close().catch(() => undefined);
   }
 }

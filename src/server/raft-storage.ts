@@ -17,6 +17,7 @@ import {
   type Snapshot,
 } from '../raft/index.ts';
 import {
+  BackendSpool,
   createWal,
   openWal,
   snapDirectory,
@@ -69,6 +70,8 @@ export interface RaftStorageState {
   readonly storage: MemoryLogStorage;
   readonly wal: Wal;
   readonly snapshotter: Snapshotter;
+  /** Backend data received with a leader's snapshot, durable before raft sees the snapshot. */
+  readonly spool: BackendSpool;
   readonly snapshot: Snapshot | null;
   readonly hardState: HardState;
   /** The founding members of a version-1 WAL (from its metadata); empty for later WALs, whose
@@ -146,7 +149,10 @@ export async function openRaftStorage(options: OpenRaftStorageOptions): Promise<
         `snapshot files end at ${snapshot.metadata.index} but the WAL starts after ${opened.snapshot.index}`,
       );
     }
-    assert(storage.applySnapshot(snapshot).ok, 'a fresh storage accepts any snapshot');
+    // Raft needs the metadata only (a MsgSnap's data is the backend, streamed when sent); a
+    // snapshot file of the older layout also holds the whole backend, which stays out of memory.
+    const metadataOnly = { metadata: snapshot.metadata, data: new Uint8Array(0) };
+    assert(storage.applySnapshot(metadataOnly).ok, 'a fresh storage accepts any snapshot');
   } else {
     assert(opened.snapshot.index === 0, 'the WAL names a snapshot whose file is missing');
   }
@@ -168,6 +174,7 @@ export async function openRaftStorage(options: OpenRaftStorageOptions): Promise<
     storage,
     wal: opened.wal,
     snapshotter,
+    spool: new BackendSpool(fs, snapDirectory(dataDir)),
     snapshot,
     hardState,
     founders,

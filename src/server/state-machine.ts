@@ -2,7 +2,8 @@
  * The replicated state machine of a member: MVCC (with watches), the lessor, and the cluster
  * metadata in the backend. It applies committed raft entries, one backend transaction per
  * batch with the batch's last index as the consistent index, so a replay after a crash skips
- * exactly what was already applied. It also produces and installs full-state snapshots.
+ * exactly what was already applied (also after a restore from a leader's backend, which may be
+ * ahead of the raft snapshot it came with). It streams and installs the backend for snapshots.
  */
 import { assert, type Clock } from '../base/index.ts';
 import { decodeConfChange, type ConfChange, type Entry } from '../raft/index.ts';
@@ -161,32 +162,25 @@ export class StateMachine {
     this.watchable.cancel(watcher);
   }
 
-  /** The whole backend as one byte array (what a raft snapshot carries). */
-  async snapshotBytes(): Promise<Uint8Array> {
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    for await (const chunk of this.backend.snapshot()) {
-      chunks.push(chunk);
-      total += chunk.length;
-    }
-    const bytes = new Uint8Array(total);
-    let offset = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return bytes;
+  /**
+   * The whole backend as a stream read from one consistent view (the data of an outgoing
+   * MsgSnap, read when it is sent). It may be newer than the raft snapshot it travels with; the
+   * receiver then skips the entries its restored consistent index already covers.
+   */
+  backendSnapshot(): AsyncIterable<Uint8Array> {
+    return this.backend.snapshot();
   }
 
-  /** Replaces the whole state with a snapshot's. Watches end (their clients re-watch). */
-  async restore(data: Uint8Array): Promise<void> {
+  /** Resolves once everything applied so far survives a power loss. */
+  async syncBackend(): Promise<void> {
+    await this.backend.sync();
+  }
+
+  /** Replaces the whole state with a backend stream. Watches end (their clients re-watch). */
+  async restore(chunks: AsyncIterable<Uint8Array>): Promise<void> {
     for (const watcher of this.watchers) this.watchable.cancel(watcher);
     this.watchers.clear();
-    await this.backend.restore(
-      (async function* () {
-        yield data;
-      })(),
-    );
+    await this.backend.restore(chunks);
     assert(!this.backend.restorePending(), 'the restore completed');
     this.open();
   }

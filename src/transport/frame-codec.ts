@@ -8,7 +8,8 @@ import type { ByteWriter } from './byte-cursor.ts';
 import { FrameDecodeError } from './frame-decode-error.ts';
 import { MESSAGE_BYTES_MAX } from './message-codec.ts';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: a snapshot's begin frame names no length; its data ends with an empty chunk frame. */
+export const PROTOCOL_VERSION = 2;
 export const FRAME_HEADER_BYTES = 6;
 /** Largest frame body on an established connection. */
 export const FRAME_BYTES_MAX = 64 * 1024 * 1024;

@@ -18,6 +18,8 @@ import {
 } from './frame-codec.ts';
 import type { Frame } from './frame-codec.ts';
 import { decodeHello, decodeMessageBatch, decodeSnapshotBegin } from './peer-protocol.ts';
+import { SNAPSHOT_DATA_BYTES_MAX } from './peer-protocol.ts';
+import type { SnapshotSink, SnapshotStreams } from './snapshot-streams.ts';
 import {
   encodeHelloAck,
   encodeSnapshotAck,
@@ -43,14 +45,22 @@ export interface InboundContext {
   onEstablished(connection: InboundConnection): void;
   onClosed(connection: InboundConnection): void;
   deliver(message: Message): void;
+  /** Where an incoming MsgSnap's data is spooled before raft sees it (snapshot-streams.ts). */
+  snapshotStreams(): SnapshotStreams;
 }
 
 interface SnapshotAssembly {
   readonly message: Message;
-  readonly dataBytes: number;
-  readonly chunks: Uint8Array[];
+  readonly sink: Promise<SnapshotSink>;
+  /** The sink's writes, in order: each chunk is written after the one before. */
+  chain: Promise<void>;
   receivedBytes: number;
+  /** Received and not yet written; the socket is paused while this is above the limit. */
+  unwrittenBytes: number;
 }
+
+/** Received snapshot bytes waiting for the sink beyond this pause the socket. */
+const SNAPSHOT_UNWRITTEN_BYTES_MAX = 4 * 1024 * 1024;
 
 export class InboundConnection {
   private peer: MemberId | null = null;
@@ -95,7 +105,9 @@ export class InboundConnection {
     this.handshakeTimer = null;
     this.liveness?.stop();
     this.liveness = null;
+    const assembly = this.assembly;
     this.assembly = null;
+    if (assembly !== null) this.abandonSnapshot(assembly);
     this.context.onClosed(this);
   }
 
@@ -197,40 +209,72 @@ export class InboundConnection {
 
   private onSnapshotBegin(body: Uint8Array): void {
     if (this.assembly !== null) throw new FrameDecodeError('snapshot begins inside another');
-    const { dataBytes, message } = decodeSnapshotBegin(body);
-    this.assembly = { message, dataBytes, chunks: [], receivedBytes: 0 };
-    if (dataBytes === 0) this.completeSnapshot(this.assembly);
+    const message = decodeSnapshotBegin(body);
+    // Checked before anything is spooled: a stream caught lying stores nothing.
+    this.checkAddressing(message);
+    const sink = this.context.snapshotStreams().incoming(message);
+    this.assembly = {
+      message,
+      sink,
+      chain: sink.then(() => undefined),
+      receivedBytes: 0,
+      unwrittenBytes: 0,
+    };
   }
 
   private onSnapshotChunk(body: Uint8Array): void {
     const assembly = this.assembly;
     if (assembly === null) throw new FrameDecodeError('snapshot chunk without a snapshot');
-    if (body.length === 0) throw new FrameDecodeError('empty snapshot chunk');
-    if (assembly.receivedBytes + body.length > assembly.dataBytes) {
-      throw new FrameDecodeError('snapshot chunks exceed the announced length');
+    if (body.length === 0) {
+      this.assembly = null;
+      this.completeSnapshot(assembly);
+      return;
     }
-    // Memory grows with bytes actually received, never with the announced length.
-    assembly.chunks.push(body);
+    if (assembly.receivedBytes + body.length > SNAPSHOT_DATA_BYTES_MAX) {
+      throw new FrameDecodeError(`snapshot data above ${SNAPSHOT_DATA_BYTES_MAX} bytes`);
+    }
     assembly.receivedBytes += body.length;
-    if (assembly.receivedBytes === assembly.dataBytes) this.completeSnapshot(assembly);
+    assembly.unwrittenBytes += body.length;
+    // Memory is bounded by pausing the socket while the sink (a file) falls behind.
+    if (assembly.unwrittenBytes > SNAPSHOT_UNWRITTEN_BYTES_MAX) this.socket.pause();
+    assembly.chain = assembly.chain
+      .then(async () => await (await assembly.sink).write(body))
+      .finally(() => {
+        // Also after a failed write: the rest of the stream is read (and dropped) to its end.
+        assembly.unwrittenBytes -= body.length;
+        if (assembly.unwrittenBytes <= SNAPSHOT_UNWRITTEN_BYTES_MAX && !this.closed) {
+          this.socket.resume();
+        }
+      });
   }
 
+  /** The data is complete: the sink makes it durable, then raft gets the MsgSnap. */
   private completeSnapshot(assembly: SnapshotAssembly): void {
-    assert(assembly.receivedBytes === assembly.dataBytes, 'snapshot incomplete');
     const snapshot = assembly.message.snapshot;
     assert(snapshot !== null, 'assembled MsgSnap lost its snapshot');
-    const data = new Uint8Array(assembly.dataBytes);
-    let offset = 0;
-    for (const chunk of assembly.chunks) {
-      data.set(chunk, offset);
-      offset += chunk.length;
-    }
-    assert(offset === data.length, 'snapshot chunks do not add up');
-    this.assembly = null;
-    const message: Message = { ...assembly.message, snapshot: { ...snapshot, data } };
-    this.checkAddressing(message);
-    this.context.deliver(message);
-    this.socket.write(encodeSnapshotAck(true));
+    assembly.chain
+      .then(async () => await (await assembly.sink).commit())
+      .then(
+        (data) => {
+          if (this.closed) return;
+          this.context.deliver({ ...assembly.message, snapshot: { ...snapshot, data } });
+          this.socket.write(encodeSnapshotAck(true));
+        },
+        (error: unknown) => {
+          const reason = error instanceof Error ? error.message : String(error);
+          this.context.logger.error(this.fields({ error: reason }), 'spooling a snapshot failed');
+          this.abandonSnapshot(assembly);
+          if (!this.closed) this.socket.write(encodeSnapshotAck(false));
+        },
+      );
+  }
+
+  /** Drops a snapshot whose data will not be delivered (never throws). */
+  private abandonSnapshot(assembly: SnapshotAssembly): void {
+    void assembly.chain
+      .catch(() => undefined)
+      .then(async () => await (await assembly.sink).abort())
+      .catch(() => undefined);
   }
 
   private fields(extra: Record<string, unknown>): Record<string, unknown> {

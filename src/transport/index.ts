@@ -19,3 +19,8 @@ export {
   CONTEXT_BYTES_MAX,
 } from './message-codec.ts';
 export { FRAME_BYTES_MAX, PROTOCOL_VERSION } from './frame-codec.ts';
+export {
+  inlineSnapshotStreams,
+  type SnapshotSink,
+  type SnapshotStreams,
+} from './snapshot-streams.ts';

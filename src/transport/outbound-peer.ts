@@ -7,9 +7,10 @@
  * no second flow-control window fighting ours. HTTP/2's benefits (multiplexing many
  * independent requests, proxies, TLS ALPN) do not apply between raft members.
  *
- * Snapshots share the connection: the data goes out in chunk frames with at most one chunk in
- * flight, and queued messages are written before each next chunk, so a heartbeat waits for at
- * most one chunk instead of the whole snapshot. The receiver acknowledges the whole snapshot;
+ * Snapshots share the connection: the data (read from the backend as it goes, see
+ * snapshot-streams.ts) goes out in chunk frames with at most one chunk in flight, and queued
+ * messages are written before each next chunk, so a heartbeat waits for at most one chunk
+ * instead of the whole snapshot. The receiver acknowledges the whole snapshot;
  * only then is the snapshot reported as sent.
  */
 import net from 'node:net';
@@ -25,6 +26,7 @@ import { expectEmptyBody } from './peer-protocol.ts';
 import { ConnectionLiveness } from './connection-liveness.ts';
 import { encodeMessageBatch } from './peer-protocol.ts';
 import { SnapshotSender } from './snapshot-sender.ts';
+import type { SnapshotStreams } from './snapshot-streams.ts';
 import type { PeerStats } from './peer-transport.ts';
 import type { Logger } from './logger.ts';
 import type { PeerAddress } from './peer-url.ts';
@@ -41,6 +43,8 @@ export interface OutboundPeerContext {
   /** Called from socket and timer callbacks; the transport defers it to the handler. */
   reportUnreachable(peer: MemberId): void;
   reportSnapshotStatus(peer: MemberId, ok: boolean): void;
+  /** Where a MsgSnap's data is read from when it is sent (see snapshot-streams.ts). */
+  snapshotStreams(): SnapshotStreams;
 }
 
 type ConnectionState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'closed';
@@ -56,6 +60,8 @@ export class OutboundPeer {
   private queue: Message[] = [];
   private queuedBytes = 0;
   private flushImmediate: NodeJS.Immediate | null = null;
+  /** flushQueued() wrote in this event-loop turn; later messages wait for the turn's end. */
+  private flushedEarly = false;
   private snapshot: SnapshotSender | null = null;
   private liveness: ConnectionLiveness | null = null;
   private lastUnreachableReportMs = -Infinity;
@@ -128,6 +134,7 @@ export class OutboundPeer {
     this.liveness = null;
     if (this.flushImmediate !== null) clearImmediate(this.flushImmediate);
     this.flushImmediate = null;
+    this.flushedEarly = false;
     this.snapshot?.finish();
     this.snapshot = null;
     this.queue = [];
@@ -155,10 +162,18 @@ export class OutboundPeer {
     } else {
       const { snapshotChunkBytes, snapshotStallTimeoutMs } = this.context.limits;
       const options = { chunkBytes: snapshotChunkBytes, stallTimeoutMs: snapshotStallTimeoutMs };
-      this.snapshot = new SnapshotSender(message, this.context.clock, options, () => {
-        this.finishSnapshot(false, 'stalled');
-        // The receiver holds a half-built snapshot; only a fresh connection resets it.
-        this.socket?.destroy();
+      const source = this.context.snapshotStreams().outgoing(message);
+      // Either way the receiver holds a half-built snapshot; only a fresh connection resets it.
+      this.snapshot = new SnapshotSender(message, source, this.context.clock, options, {
+        stalled: () => {
+          this.finishSnapshot(false, 'stalled');
+          this.socket?.destroy();
+        },
+        sourceFailed: (error) => {
+          const reason = `reading the snapshot failed: ${error instanceof Error ? error.message : String(error)}`;
+          this.finishSnapshot(false, reason);
+          this.socket?.destroy();
+        },
       });
       this.scheduleFlush();
     }
@@ -274,7 +289,10 @@ export class OutboundPeer {
     if (wasConnected) {
       this.context.logger.warn({ peer: formatMemberId(this.id) }, 'peer stream lost');
     }
-    if (wasConnected || this.queue.length > 0) this.reportUnreachable();
+    // Losing an established stream starts a new outage, which raft always hears of at once (a
+    // follower that loses its leader's stream campaigns early); the rate limit is for repeats.
+    if (wasConnected) this.reportUnreachable(true);
+    else if (this.queue.length > 0) this.reportUnreachable();
     assert(this.handshakeTimer === null && this.liveness === null, 'timers outlived the socket');
     this.state = 'backoff';
     const delayMs = this.backoff.nextDelayMs();
@@ -284,11 +302,25 @@ export class OutboundPeer {
     });
   }
 
+  /**
+   * Writes the queue now, once per event-loop turn (H2, write path): the transport calls it at
+   * the end of each send(), which carries all of one Ready's messages. Waiting for the turn's end
+   * put everything else the raft loop does in that turn (the WAL write and its fsync's hand-off,
+   * the apply of committed entries) in front of every replication round trip. What is queued
+   * later in the same turn still goes out together in the scheduled flush.
+   */
+  flushQueued(): void {
+    if (this.flushedEarly || this.state !== 'connected') return;
+    this.flushedEarly = true;
+    this.flush();
+  }
+
   private scheduleFlush(): void {
     if (this.flushImmediate !== null || this.state !== 'connected') return;
     // Everything queued during this event-loop turn goes out in one write.
     this.flushImmediate = setImmediate(() => {
       this.flushImmediate = null;
+      this.flushedEarly = false;
       this.flush();
     });
   }
@@ -341,7 +373,7 @@ export class OutboundPeer {
     const fields = {
       peer: formatMemberId(this.id),
       index: stream.message.snapshot?.metadata.index,
-      bytes: stream.data.length,
+      bytes: stream.sentBytes,
       reason,
     };
     if (ok) this.context.logger.info(fields, 'snapshot sent');
@@ -349,11 +381,10 @@ export class OutboundPeer {
     this.context.reportSnapshotStatus(this.id, ok);
   }
 
-  private reportUnreachable(): void {
+  private reportUnreachable(newOutage = false): void {
     const nowMs = this.context.clock.nowMs();
-    if (nowMs - this.lastUnreachableReportMs < this.context.limits.unreachableReportIntervalMs) {
-      return;
-    }
+    const sinceLastMs = nowMs - this.lastUnreachableReportMs;
+    if (!newOutage && sinceLastMs < this.context.limits.unreachableReportIntervalMs) return;
     this.lastUnreachableReportMs = nowMs;
     this.context.reportUnreachable(this.id);
   }

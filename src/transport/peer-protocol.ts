@@ -4,8 +4,9 @@
  *   hello          magic "SGKV" | u64 clusterId | u64 from | u64 to
  *   helloAck       u8 status | u64 clusterId of the acceptor
  *   messages       repeated (u32 length | message)
- *   snapshotBegin  varint dataBytes | MsgSnap encoded without its data
- *   snapshotChunk  the next 1..n bytes of snapshot data
+ *   snapshotBegin  MsgSnap encoded without its data (the data's length is not known upfront:
+ *                  it is read from the backend while it streams, see snapshot-streams.ts)
+ *   snapshotChunk  the next 1..n bytes of snapshot data; an empty one ends the data
  *   snapshotAck    u8 ok
  *   ping, pong     empty (see connection-liveness.ts)
  *
@@ -128,27 +129,21 @@ export function encodeSnapshotBegin(message: Message): Uint8Array {
   assert(message.type === 'MsgSnap' && message.snapshot !== null, 'snapshotBegin needs MsgSnap');
   const writer = new ByteWriter(estimateMessageBytes(message) - message.snapshot.data.length);
   const position = beginFrame(writer, FrameKind.snapshotBegin);
-  writer.varuint(message.snapshot.data.length);
   writeMessage(writer, message, { omitSnapshotData: true });
   endFrame(writer, position);
   return writer.finish();
 }
 
-/** The announced data length and the message whose snapshot data is still to come. */
-export function decodeSnapshotBegin(body: Uint8Array): { dataBytes: number; message: Message } {
-  const reader = new ByteReader(body);
-  const dataBytes = reader.varuint('snapshot data length');
-  if (dataBytes > SNAPSHOT_DATA_BYTES_MAX) {
-    throw new FrameDecodeError(`snapshot of ${dataBytes} bytes > ${SNAPSHOT_DATA_BYTES_MAX}`);
-  }
-  const message = decodeMessage(reader.subarray(reader.remaining, 'snapshot message'));
+/** The MsgSnap whose snapshot data follows in chunk frames. */
+export function decodeSnapshotBegin(body: Uint8Array): Message {
+  const message = decodeMessage(body);
   if (message.type !== 'MsgSnap' || message.snapshot === null) {
     throw new FrameDecodeError(`snapshotBegin carries ${message.type}, not MsgSnap`);
   }
   if (message.snapshot.data.length !== 0) {
     throw new FrameDecodeError('snapshotBegin carries inline snapshot data');
   }
-  return { dataBytes, message };
+  return message;
 }
 
 export function encodeSnapshotAck(ok: boolean): Uint8Array {

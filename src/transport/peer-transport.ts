@@ -22,6 +22,7 @@
  */
 import type { MemberId } from '../base/index.ts';
 import type { Message } from '../raft/types.ts';
+import type { SnapshotStreams } from './snapshot-streams.ts';
 
 export type MessageHandler = (message: Message) => void;
 export type UnreachableHandler = (peer: MemberId) => void;
@@ -63,6 +64,9 @@ export interface PeerTransport {
   onUnreachable(handler: UnreachableHandler): void;
   /** Registers the handler told whether a streamed snapshot reached its recipient. */
   onSnapshotStatus(handler: SnapshotStatusHandler): void;
+  /** Registers where MsgSnap data is read from when sent and spooled to when received, before
+   *  the MsgSnap is delivered (default: the message's own snapshot.data; snapshot-streams.ts). */
+  setSnapshotStreams(streams: SnapshotStreams): void;
 
   /** Counters for metrics and tests; undefined for an unknown peer. */
   peerStats(peer: MemberId): PeerStats | undefined;

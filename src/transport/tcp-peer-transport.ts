@@ -18,6 +18,7 @@ import type {
   UnreachableHandler,
 } from './peer-transport.ts';
 import { parsePeerUrls } from './peer-url.ts';
+import { inlineSnapshotStreams, type SnapshotStreams } from './snapshot-streams.ts';
 import {
   DEFAULT_TRANSPORT_LIMITS,
   validateTransportLimits,
@@ -51,6 +52,7 @@ export class TcpPeerTransport implements PeerTransport {
   private messageHandler: MessageHandler | null = null;
   private unreachableHandler: UnreachableHandler | null = null;
   private snapshotStatusHandler: SnapshotStatusHandler | null = null;
+  private snapshotStreams: SnapshotStreams = inlineSnapshotStreams;
   private droppedToUnknownPeers = 0;
   private readonly outboundContext: OutboundPeerContext;
   private readonly inboundContext: InboundContext;
@@ -70,6 +72,7 @@ export class TcpPeerTransport implements PeerTransport {
       limits: this.limits,
       reportUnreachable: (peer) => this.defer(() => this.unreachableHandler?.(peer)),
       reportSnapshotStatus: (peer, ok) => this.defer(() => this.snapshotStatusHandler?.(peer, ok)),
+      snapshotStreams: () => this.snapshotStreams,
     };
     this.inboundContext = {
       localId,
@@ -84,6 +87,7 @@ export class TcpPeerTransport implements PeerTransport {
       onEstablished: (connection) => this.onInboundEstablished(connection),
       onClosed: (connection) => this.onInboundClosed(connection),
       deliver: (message) => this.messageHandler?.(message),
+      snapshotStreams: () => this.snapshotStreams,
     };
     this.server = net.createServer((socket) => this.onConnection(socket));
   }
@@ -151,6 +155,7 @@ export class TcpPeerTransport implements PeerTransport {
   }
 
   send(messages: readonly Message[]): void {
+    const touched = new Set<OutboundPeer>();
     for (const message of messages) {
       assert(message.from === this.options.localId, 'sending a message not from this member');
       assert(!isLocalMessageType(message.type), `local message ${message.type} given to send`);
@@ -169,7 +174,10 @@ export class TcpPeerTransport implements PeerTransport {
         continue;
       }
       peer.enqueue(message);
+      touched.add(peer);
     }
+    // One write per peer for this call's messages now, not at the end of the event-loop turn.
+    for (const peer of touched) peer.flushQueued();
   }
 
   onMessage(handler: MessageHandler): void {
@@ -185,6 +193,10 @@ export class TcpPeerTransport implements PeerTransport {
   onSnapshotStatus(handler: SnapshotStatusHandler): void {
     assert(this.snapshotStatusHandler === null, 'onSnapshotStatus registered twice');
     this.snapshotStatusHandler = handler;
+  }
+
+  setSnapshotStreams(streams: SnapshotStreams): void {
+    this.snapshotStreams = streams;
   }
 
   peerStats(peer: MemberId): PeerStats | undefined {

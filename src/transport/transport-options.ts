@@ -14,7 +14,8 @@ export interface TransportLimits {
   readonly handshakeTimeoutMs: number;
   readonly backoffInitialMs: number;
   readonly backoffMaxMs: number;
-  /** At most one unreachable report per peer per interval: raft needs one per outage, not a flood. */
+  /** At most one unreachable report per peer per interval: raft needs one per outage, not a
+   *  flood. The loss of an established stream, the start of an outage, is always reported. */
   readonly unreachableReportIntervalMs: number;
   /** Snapshot data goes out in chunks of this size so heartbeats wait at most one chunk. */
   readonly snapshotChunkBytes: number;

@@ -1,8 +1,9 @@
 /**
  * Randomised safety check: small clusters under message loss, reordering, duplication,
- * restarts, compaction and membership changes, driven by one seed each. After every step: at most one leader per
- * term, and every member applies the same entry at each index. Then the network heals and the
- * cluster must commit a final proposal (liveness). A failing seed is printed and replays.
+ * restarts, compaction, membership changes and unreachable reports (true or false), driven by
+ * one seed each. After every step: at most one leader per term, and every member applies the
+ * same entry at each index. Then the network heals and the cluster must commit a final
+ * proposal (liveness). A failing seed is printed and replays.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -97,6 +98,11 @@ function step(world: World, voters: readonly number[], seed: number, lossy: bool
     }
   } else if (action < 70) {
     processReady(world, node, seed);
+  } else if (action < 72) {
+    // The transport's unreachable report is a hint, true or not: a follower told it of its
+    // leader campaigns early (a pre-election), which must never cost safety.
+    const peer = nodes[random.int(nodes.length)].id;
+    if (peer !== node.id) node.rawNode.reportUnreachable(peer);
   } else {
     deliverSome(world, lossy);
   }

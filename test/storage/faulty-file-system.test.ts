@@ -25,6 +25,17 @@ test('a crash loses unsynced writes and keeps synced ones', async () => {
   await assert.rejects(file.write(bytes(1), 0), /EBADF/, 'handles die with the crash');
 });
 
+test('writeAndSync: its bytes survive a crash, as write() then sync() would', async () => {
+  const { fs, file } = await setUp();
+  await file.writeAndSync(bytes(1, 2, 3), 0);
+  await file.write(bytes(7), 3);
+  await file.writeAndSync(bytes(4, 5), 4);
+  fs.crash();
+  // The second writeAndSync synced the whole file, the unsynced byte before it included.
+  assert.deepEqual(await fs.readFile('/d/f'), bytes(1, 2, 3, 7, 4, 5));
+  await assert.rejects(file.writeAndSync(bytes(1), 0), /EBADF/, 'handles die with the crash');
+});
+
 test('a create, rename or unlink is lost unless its directory was fsynced', async () => {
   const { fs, file } = await setUp();
   await file.sync();

@@ -53,3 +53,25 @@ test('WAL and snapshots round-trip on a real disk', async () => {
     await rm(dataDir, { recursive: true, force: true });
   }
 });
+
+test('writeAndSync writes at its position on a real disk and fails as a rejection', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sigil-storage-'));
+  try {
+    const fs = new NodeFileSystem();
+    const file = await fs.open(join(dataDir, 'f'), 'create-exclusive');
+    await file.preallocate(4096);
+    const big = new Uint8Array(300_000).map((_, i) => i % 251);
+    await file.writeAndSync(new Uint8Array([1, 2, 3]), 10);
+    await file.writeAndSync(big, 4000);
+    const content = new Uint8Array(await fs.readFile(join(dataDir, 'f')));
+    assert.equal(content.length, 304_000);
+    assert.deepEqual(content.subarray(8, 14), new Uint8Array([0, 0, 1, 2, 3, 0]));
+    assert.deepEqual(content.subarray(4000), big);
+    await file.close();
+    // A closed descriptor: the synchronous write's EBADF must reject, never throw at the caller.
+    const pending = file.writeAndSync(new Uint8Array([1]), 0);
+    await assert.rejects(pending, /EBADF/);
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});

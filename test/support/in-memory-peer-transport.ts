@@ -5,12 +5,14 @@
  */
 import type { MemberId } from '../../src/base/index.ts';
 import type { Message } from '../../src/raft/index.ts';
-import type {
-  MessageHandler,
-  PeerStats,
-  PeerTransport,
-  SnapshotStatusHandler,
-  UnreachableHandler,
+import {
+  inlineSnapshotStreams,
+  type MessageHandler,
+  type PeerStats,
+  type PeerTransport,
+  type SnapshotStatusHandler,
+  type SnapshotStreams,
+  type UnreachableHandler,
 } from '../../src/transport/index.ts';
 
 export abstract class InMemoryPeerTransport implements PeerTransport {
@@ -19,6 +21,7 @@ export abstract class InMemoryPeerTransport implements PeerTransport {
   private messageHandler: MessageHandler | null = null;
   private unreachableHandler: UnreachableHandler | null = null;
   private snapshotHandler: SnapshotStatusHandler | null = null;
+  private snapshotStreams: SnapshotStreams = inlineSnapshotStreams;
   sent = 0;
 
   constructor(readonly id: MemberId) {}
@@ -65,6 +68,35 @@ export abstract class InMemoryPeerTransport implements PeerTransport {
 
   onSnapshotStatus(handler: SnapshotStatusHandler): void {
     this.snapshotHandler = handler;
+  }
+
+  setSnapshotStreams(streams: SnapshotStreams): void {
+    this.snapshotStreams = streams;
+  }
+
+  /** Reads an outgoing MsgSnap's data, as the TCP transport does when it starts streaming it. */
+  async readSnapshot(message: Message): Promise<Uint8Array[]> {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of this.snapshotStreams.outgoing(message)) chunks.push(chunk.slice());
+    return chunks;
+  }
+
+  /** Spools a MsgSnap's data through this member's sink, then delivers the MsgSnap, as the TCP
+   *  transport's receiver does; resolves whether it was delivered. */
+  async receiveSnapshot(message: Message, chunks: readonly Uint8Array[]): Promise<boolean> {
+    const snapshot = message.snapshot;
+    if (!this.running || snapshot === null) return false;
+    const sink = await this.snapshotStreams.incoming(message);
+    try {
+      for (const chunk of chunks) await sink.write(chunk);
+      const data = await sink.commit();
+      if (!this.running) return false;
+      this.deliver({ ...message, snapshot: { ...snapshot, data } });
+      return true;
+    } catch {
+      await sink.abort().catch(() => undefined);
+      return false;
+    }
   }
 
   deliver(message: Message): void {

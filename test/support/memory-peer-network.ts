@@ -41,13 +41,16 @@ export class MemoryPeerNetwork {
 
   /** Called by a transport's send; delivery happens on a later turn. */
   route(message: Message): void {
+    if (message.type === 'MsgSnap') {
+      void this.routeSnapshot(message);
+      return;
+    }
     const from = message.from;
     setImmediate(() => {
       const sender = this.transports.get(from);
       const target = this.transports.get(message.to);
       const linkUp = !this.cut.has(`${from}->${message.to}`);
       const ok = target !== undefined && target.running && linkUp && sender?.running === true;
-      if (message.type === 'MsgSnap') sender?.snapshotDone(message.to, ok);
       if (!ok) {
         this.dropped++;
         if (sender?.running === true) sender.unreachable(message.to);
@@ -56,6 +59,28 @@ export class MemoryPeerNetwork {
       this.delivered++;
       target.deliver(message);
     });
+  }
+
+  /** The data is read when the snapshot is sent and spooled by the receiver before delivery. */
+  private async routeSnapshot(message: Message): Promise<void> {
+    const from = message.from;
+    const sender = this.transports.get(from);
+    const chunks = (await sender?.readSnapshot(message).catch(() => null)) ?? null;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const target = this.transports.get(message.to);
+    const linkUp = !this.cut.has(`${from}->${message.to}`);
+    const ok =
+      chunks !== null &&
+      target !== undefined &&
+      linkUp &&
+      sender?.running === true &&
+      (await target.receiveSnapshot(message, chunks));
+    sender?.snapshotDone(message.to, ok);
+    if (ok) this.delivered++;
+    else {
+      this.dropped++;
+      if (sender?.running === true) sender.unreachable(message.to);
+    }
   }
 }
 

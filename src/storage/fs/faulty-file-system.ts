@@ -338,6 +338,11 @@ class FaultyFileHandle implements FileHandle {
     this.inode.sync();
   }
 
+  async writeAndSync(data: Uint8Array, position: number): Promise<void> {
+    await this.write(data, position);
+    await this.sync();
+  }
+
   async truncate(sizeBytes: number): Promise<void> {
     this.gate('truncate', true);
     assert(sizeBytes >= 0, 'truncate: negative size');

@@ -235,9 +235,18 @@ export class WalWriter {
   private async writeChunk(from: number, to: number, sync: boolean): Promise<void> {
     if (to > from) {
       assert(this.segment.offset + (to - from) <= this.segment.capacityBytes, 'chunk fits');
-      await this.segment.handle.write(this.buffer.subarray(from, to), this.segment.offset);
-      this.segment.offset += to - from;
+      const bytes = this.buffer.subarray(from, to);
       this.unsynced = true;
+      if (sync) {
+        // One call, so the real disk spends a single thread-pool round trip (see FileHandle).
+        await this.segment.handle.writeAndSync(bytes, this.segment.offset);
+        this.segment.offset += to - from;
+        this.unsynced = false;
+        assert(this.failure === null, 'a failed WAL never syncs again');
+        return;
+      }
+      await this.segment.handle.write(bytes, this.segment.offset);
+      this.segment.offset += to - from;
     }
     if (sync && this.unsynced) await this.syncSegment();
   }

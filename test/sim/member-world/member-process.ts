@@ -26,10 +26,22 @@ const WALL_CLOCK_ORIGIN_MS = 1_700_000_000_000;
 
 export type ProcessState = 'starting' | 'up' | 'crashed';
 
-/** What a power cut leaves of the backend: nothing (rebuilt from snapshot + WAL), all of it
- *  (every batch was durable), or its state at the last checkpoint (the last batches' commits
- *  had not reached the disk, as with LMDB's asynchronous commits). */
-export type BackendFate = 'lost' | 'kept' | 'rolled-back';
+/** What a power cut leaves of the backend: its state at the last `sync()` (the least LMDB
+ *  promises; nothing if it was never synced, then the WAL rebuilds it), all of it (every batch
+ *  was durable), or its state at the last checkpoint or sync, whichever is newer (the last
+ *  batches' commits had not reached the disk, as with LMDB's asynchronous commits). */
+export type BackendFate = 'synced' | 'kept' | 'rolled-back';
+
+/** A MemoryBackend whose `sync()` marks the state a power cut can no longer take away. */
+class SyncedMemoryBackend extends MemoryBackend {
+  constructor(private readonly synced: (backend: MemoryBackend) => void) {
+    super();
+  }
+
+  override async sync(): Promise<void> {
+    this.synced(this);
+  }
+}
 
 export interface ProcessHost {
   readonly world: World;
@@ -44,14 +56,16 @@ export interface ProcessHost {
 
 export class MemberProcess {
   readonly fs: FaultyFileSystem;
-  backend = new MemoryBackend();
+  backend: MemoryBackend = this.freshBackend();
   member: SigilMember | null = null;
   state: ProcessState = 'crashed';
   /** Bumped by every start and crash: work of an older process is recognised and dropped. */
   incarnation = 0;
   private clock: ProcessClock | null = null;
-  /** The backend as of the last checkpoint, what a 'rolled-back' crash returns to. */
+  /** The backend as of the last checkpoint or sync, what a 'rolled-back' crash returns to. */
   private checkpointed: Promise<Uint8Array[]> | null = null;
+  /** The backend as of the last sync, what a 'synced' crash returns to (null: empty). */
+  private synced: Promise<Uint8Array[]> | null = null;
   private restoreBeforeStart: Promise<Uint8Array[]> | null = null;
   private transport: SimPeerTransport | null = null;
   private readonly config: MemberConfig;
@@ -156,12 +170,16 @@ export class MemberProcess {
   /** The backend's current state becomes what a 'rolled-back' crash keeps. */
   checkpoint(): void {
     if (!this.isUp) return;
-    const stream = this.backend.snapshot();
-    this.checkpointed = (async () => {
-      const chunks: Uint8Array[] = [];
-      for await (const chunk of stream) chunks.push(chunk);
-      return chunks;
-    })();
+    this.checkpointed = capture(this.backend);
+  }
+
+  private freshBackend(): MemoryBackend {
+    return new SyncedMemoryBackend((backend) => {
+      // A sync of a dead process's backend (its frozen work resuming) makes nothing durable.
+      if (backend !== this.backend) return;
+      this.synced = capture(backend);
+      this.checkpointed = this.synced;
+    });
   }
 
   /** Power cut. `torn`: a random prefix of unsynced writes survives, the last one torn. */
@@ -176,9 +194,9 @@ export class MemberProcess {
     // Stop only releases the dead process's waiters; its clock is dead, so nothing it still
     // had in flight (a WAL write, an apply) resumes.
     void member?.stop().catch(() => undefined);
-    if (backendFate !== 'kept') this.backend = new MemoryBackend();
-    if (backendFate === 'lost') this.checkpointed = null;
-    if (backendFate === 'rolled-back') this.restoreBeforeStart = this.checkpointed;
+    if (backendFate !== 'kept') this.backend = this.freshBackend();
+    if (backendFate === 'synced') this.checkpointed = this.synced;
+    if (backendFate !== 'kept') this.restoreBeforeStart = this.checkpointed;
     this.host.note(`crash m${this.endpoint}${torn ? ' (torn)' : ''} backend ${backendFate}`);
   }
 
@@ -186,6 +204,16 @@ export class MemberProcess {
   failure(): unknown {
     return this.member?.failed ?? null;
   }
+}
+
+/** The backend's state now (MemoryBackend.snapshot() copies its records when called). */
+function capture(backend: MemoryBackend): Promise<Uint8Array[]> {
+  const stream = backend.snapshot();
+  return (async () => {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    return chunks;
+  })();
 }
 
 export function describe(error: unknown): string {

@@ -6,7 +6,7 @@
 import { SeededRandom } from '../../../src/base/index.ts';
 import type { NetworkOptions } from '../options-swarm.ts';
 
-export type BackendCrashModel = 'lost' | 'kept' | 'rolled-back' | 'mixed';
+export type BackendCrashModel = 'synced' | 'kept' | 'rolled-back' | 'mixed';
 
 export interface MemberWorldOptions {
   readonly seed: number;
@@ -27,9 +27,9 @@ export interface MemberWorldOptions {
   readonly transferWeight: number;
   readonly powerCutRate: number;
   readonly tornWriteRate: number;
-  /** What a crash does to the state machine's backend: always lost (rebuilt from snapshot +
-   *  WAL), always kept (a durable LMDB), rolled back to its last checkpoint (LMDB commits that
-   *  had not reached the disk), or drawn per crash. */
+  /** What a crash does to the state machine's backend: back to its last sync (all LMDB
+   *  promises; the WAL replays the rest), always kept (a durable LMDB), rolled back to its last
+   *  checkpoint or sync (LMDB commits that had not reached the disk), or drawn per crash. */
   readonly backendOnCrash: BackendCrashModel;
   readonly faultDurationMsMax: number;
   readonly kvClients: number;
@@ -78,7 +78,7 @@ export function drawMemberWorldOptions(seed: number): MemberWorldOptions {
     transferWeight: weight(random),
     powerCutRate: pick(random, [0, 0.1, 0.3]),
     tornWriteRate: pick(random, [0, 0.3, 0.7]),
-    backendOnCrash: pick(random, ['lost', 'kept', 'rolled-back', 'mixed'] as const),
+    backendOnCrash: pick(random, ['synced', 'kept', 'rolled-back', 'mixed'] as const),
     faultDurationMsMax: pick(random, [100, 300, 1000]),
     kvClients: 1 + random.int(4),
     kvKeys: 1 + random.int(3),

@@ -4,7 +4,9 @@
  * over TCP), and travels over the simulator's SimNetwork (per-message delay, loss, duplication,
  * late delivery that reorders, cut links). The transport contract's callbacks are honoured:
  * handlers never run inside `send`, every MsgSnap gets exactly one snapshot status, and a
- * partitioned peer is reported unreachable.
+ * partitioned peer is reported unreachable. A MsgSnap's data is the sender's backend, read when
+ * it is sent, and the receiver spools it through the member's own sink (a file on its faulty
+ * disk) before delivery, as TcpPeerTransport does.
  *
  * Deliberately harsher than TCP: messages on one link may be reordered and duplicated. Raft must
  * tolerate both, and the glue must not rely on the transport's in-order promise for safety.
@@ -36,6 +38,21 @@ export class SimPeerNetwork {
   }
 
   route(sender: SimPeerTransport, message: Message): void {
+    if (message.type !== 'MsgSnap') {
+      this.travel(sender, message, null);
+      return;
+    }
+    // As over TCP: the data is read from the sender's backend when the snapshot leaves (newer
+    // than the snapshot's index if entries were applied since), and the receiver spools it to
+    // its disk before raft sees the MsgSnap. The backend's stream is in memory, so the read
+    // finishes within this step.
+    void sender.readSnapshot(message).then(
+      (chunks) => this.travel(sender, message, chunks),
+      () => this.travel(sender, message, null),
+    );
+  }
+
+  private travel(sender: SimPeerTransport, message: Message, chunks: Uint8Array[] | null): void {
     const bytes = encodeMessage(message);
     const isSnapshot = message.type === 'MsgSnap';
     const to = message.to;
@@ -59,8 +76,18 @@ export class SimPeerNetwork {
         this.delivered++;
         const copy = decodeMessage(bytes.slice(), true);
         this.world.trace.record(this.world.nowMs, describeDelivery(copy));
-        target.deliver(copy);
-        if (isSnapshot) report(true, false);
+        if (!isSnapshot) {
+          target.deliver(copy);
+          return;
+        }
+        if (chunks === null) {
+          report(false, false);
+          return;
+        }
+        void target.receiveSnapshot(copy, chunks).then(
+          (ok) => report(ok, false),
+          () => report(false, false),
+        );
       },
       (reason) => report(false, reason === 'partition'),
     );
