@@ -40,10 +40,18 @@ class CountingFileSystem extends NodeFileSystem {
       await sync();
       this.syncMs += performance.now() - start;
     };
+    const writeAndSync = handle.writeAndSync.bind(handle);
     handle.write = async (data, position) => {
       const start = performance.now();
       await write(data, position);
       this.writeMs += performance.now() - start;
+    };
+    // The WAL's hot path: one call that writes and fdatasyncs (counted as write + sync time).
+    handle.writeAndSync = async (data, position) => {
+      this.syncs++;
+      const start = performance.now();
+      await writeAndSync(data, position);
+      this.syncMs += performance.now() - start;
     };
     return handle;
   }
@@ -105,7 +113,7 @@ export async function runWalBench(totalRecords = 200_000): Promise<void> {
       `  throughput          ${Math.round(totalRecords / (run.elapsedMs / 1000))} records/s (${(run.elapsedMs / 1000).toFixed(2)} s)`,
       `  records per batch   ${(run.stats.records / run.stats.batches).toFixed(1)} (${run.stats.batches} batches)`,
       `  records per fsync   ${(totalRecords / fsyncs).toFixed(1)} (${fsyncs} fsyncs incl. segment preparation)`,
-      `  time in fsync       ${(fs.syncMs / 1000).toFixed(2)} s, in write ${(fs.writeMs / 1000).toFixed(2)} s`,
+      `  time in fsync       ${(fs.syncMs / 1000).toFixed(2)} s (incl. write+fsync calls), in plain writes ${(fs.writeMs / 1000).toFixed(2)} s`,
       `  append latency      p50 ${format(percentile(run.latencies, 0.5))}  p99 ${format(percentile(run.latencies, 0.99))}`,
       `  raw fsync latency   p50 ${format(percentile(raw, 0.5))}  p99 ${format(percentile(raw, 0.99))} (${entryBytes} B write + fdatasync)`,
     ];
