@@ -54,6 +54,7 @@ export abstract class MemberCore {
       env.clock,
       {
         memberId: config.memberId,
+        startedAtWallMs: Math.floor(env.wallClockMs()),
         requestReadIndex: (context) => {
           const result = this.raft.readIndex(context);
           return result.ok ? null : 'no-leader';

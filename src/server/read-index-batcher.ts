@@ -21,10 +21,18 @@ export interface ReadIndexHost {
    *  already pending, so two followers counting from 1 alike would lose each other's rounds
    *  (each such round then waited out the retry timeout: reads at p99 took a second). */
   readonly memberId: bigint;
+  /** Wall-clock milliseconds when this member started: contexts count on from it (shifted past
+   *  any number of rounds a process can make per millisecond), so a restarted member never
+   *  reuses a context an earlier incarnation may still have pending at the leader, whose
+   *  answer (an older read index) would otherwise be taken for the new round's. */
+  readonly startedAtWallMs: number;
   /** Asks raft for a read index; returns a refusal code when raft refused outright. */
   requestReadIndex(context: Uint8Array): ServerErrorCode | null;
   appliedIndex(): number;
 }
+
+/** Room for 2^20 rounds per millisecond of wall clock: more than any process can make. */
+const CONTEXT_ROUND_BITS = 20n;
 
 export class ReadIndexBatcher {
   /** Reads waiting for the next round. */
@@ -33,7 +41,7 @@ export class ReadIndexBatcher {
   private round: { context: Uint8Array; reads: PendingRead[]; retry: TimerHandle } | null = null;
   /** Rounds answered, waiting for the apply to reach their index. */
   private readonly answered: { index: number; reads: PendingRead[] }[] = [];
-  private nextContext = 1n;
+  private nextContext: bigint;
   private stopped = false;
 
   constructor(
@@ -41,7 +49,10 @@ export class ReadIndexBatcher {
     private readonly host: ReadIndexHost,
     private readonly retryMs: number,
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    assert(Number.isSafeInteger(host.startedAtWallMs) && host.startedAtWallMs >= 0, 'wall ms');
+    this.nextContext = (BigInt(host.startedAtWallMs) << CONTEXT_ROUND_BITS) + 1n;
+  }
 
   /** Resolves when a read started now may be served from local state. */
   wait(): Promise<void> {

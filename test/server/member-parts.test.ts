@@ -98,6 +98,7 @@ describe('ReadIndexBatcher', () => {
       clock,
       {
         memberId: 0x1234n,
+        startedAtWallMs: 1_700_000_000_000,
         requestReadIndex: (context) => {
           contexts.push(context);
           return null;
@@ -130,6 +131,7 @@ describe('ReadIndexBatcher', () => {
       clock,
       {
         memberId: 0x1234n,
+        startedAtWallMs: 1_700_000_000_000,
         requestReadIndex: (context) => {
           contexts.push(context);
           return null;
@@ -159,6 +161,7 @@ describe('ReadIndexBatcher', () => {
         clock,
         {
           memberId,
+          startedAtWallMs: 1_700_000_000_000,
           requestReadIndex: (context) => {
             contexts.push(context);
             return null;
@@ -174,5 +177,42 @@ describe('ReadIndexBatcher', () => {
     });
     assert.equal(new Set(firstContexts).size, 3, `distinct: ${firstContexts.join(' ')}`);
     assert.ok(firstContexts[2].startsWith('fedcba9876543210'), 'the member id leads the context');
+  });
+
+  it('never repeats a context across a restart of the same member', async () => {
+    // An earlier incarnation's round may still be pending at the leader; if the restarted
+    // member reused its context, the old (lower) read index would answer the new round.
+    const contextsOf = (startedAtWallMs: number, rounds: number): bigint[] => {
+      const contexts: bigint[] = [];
+      const batcher = new ReadIndexBatcher(
+        new ManualClock(),
+        {
+          memberId: 0x1234n,
+          startedAtWallMs,
+          requestReadIndex: (context) => {
+            contexts.push(Buffer.from(context).readBigUInt64BE(8));
+            return null;
+          },
+          appliedIndex: () => 0,
+        },
+        500,
+        5000,
+      );
+      for (let round = 0; round < rounds; round++) {
+        void batcher.wait().catch(() => undefined);
+        // Answer the round in flight so the next wait starts a new one.
+        const context = new Uint8Array(16);
+        const view = new DataView(context.buffer);
+        view.setBigUint64(0, 0x1234n);
+        view.setBigUint64(8, contexts[contexts.length - 1]);
+        batcher.onReadState(context, 0);
+      }
+      batcher.stop();
+      return contexts;
+    };
+    const before = contextsOf(1_700_000_000_000, 1000);
+    const after = contextsOf(1_700_000_000_005, 10);
+    assert.equal(new Set(before).size, 1000, 'each round its own context');
+    assert.ok(after[0] > before[before.length - 1], `restart starts past ${before.at(-1)}`);
   });
 });
