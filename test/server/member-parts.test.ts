@@ -89,25 +89,36 @@ describe('ProposalRegistry', () => {
   });
 });
 
+/** A batcher whose ReadIndex requests land in `contexts` (raft never refuses them). */
+function recordingBatcher(options: {
+  clock?: ManualClock;
+  memberId?: bigint;
+  startedAtWallMs?: number;
+  appliedIndex?: () => number;
+  timeoutMs?: number;
+}): { batcher: ReadIndexBatcher; contexts: Uint8Array[] } {
+  const contexts: Uint8Array[] = [];
+  const batcher = new ReadIndexBatcher(
+    options.clock ?? new ManualClock(),
+    {
+      memberId: options.memberId ?? 0x1234n,
+      startedAtWallMs: options.startedAtWallMs ?? 1_700_000_000_000,
+      requestReadIndex: (context) => {
+        contexts.push(context);
+        return null;
+      },
+      appliedIndex: options.appliedIndex ?? (() => 0),
+    },
+    500,
+    options.timeoutMs ?? 5000,
+  );
+  return { batcher, contexts };
+}
+
 describe('ReadIndexBatcher', () => {
   it('shares one ReadIndex round among the reads that arrive while one is in flight', async () => {
-    const clock = new ManualClock();
-    const contexts: Uint8Array[] = [];
     let applied = 0;
-    const batcher = new ReadIndexBatcher(
-      clock,
-      {
-        memberId: 0x1234n,
-        startedAtWallMs: 1_700_000_000_000,
-        requestReadIndex: (context) => {
-          contexts.push(context);
-          return null;
-        },
-        appliedIndex: () => applied,
-      },
-      500,
-      5000,
-    );
+    const { batcher, contexts } = recordingBatcher({ appliedIndex: () => applied });
     let done = 0;
     const first = batcher.wait().then(() => done++);
     const others = Array.from({ length: 10 }, () => batcher.wait().then(() => done++));
@@ -126,21 +137,7 @@ describe('ReadIndexBatcher', () => {
 
   it('retries a round that got no answer and fails reads past their deadline', async () => {
     const clock = new ManualClock();
-    const contexts: Uint8Array[] = [];
-    const batcher = new ReadIndexBatcher(
-      clock,
-      {
-        memberId: 0x1234n,
-        startedAtWallMs: 1_700_000_000_000,
-        requestReadIndex: (context) => {
-          contexts.push(context);
-          return null;
-        },
-        appliedIndex: () => 0,
-      },
-      500,
-      1200,
-    );
+    const { batcher, contexts } = recordingBatcher({ clock, timeoutMs: 1200 });
     const read = batcher.wait();
     clock.advance(500);
     assert.equal(contexts.length, 2, 'retried with a fresh context');
@@ -156,21 +153,7 @@ describe('ReadIndexBatcher', () => {
     // contexts collided lost one of their rounds to the retry timeout.
     const clock = new ManualClock();
     const firstContexts = [0x0an, 0x0bn, 0xfedcba9876543210n].map((memberId) => {
-      const contexts: Uint8Array[] = [];
-      const batcher = new ReadIndexBatcher(
-        clock,
-        {
-          memberId,
-          startedAtWallMs: 1_700_000_000_000,
-          requestReadIndex: (context) => {
-            contexts.push(context);
-            return null;
-          },
-          appliedIndex: () => 0,
-        },
-        500,
-        5000,
-      );
+      const { batcher, contexts } = recordingBatcher({ clock, memberId });
       void batcher.wait().catch(() => undefined);
       batcher.stop();
       return Buffer.from(contexts[0]).toString('hex');
@@ -183,32 +166,15 @@ describe('ReadIndexBatcher', () => {
     // An earlier incarnation's round may still be pending at the leader; if the restarted
     // member reused its context, the old (lower) read index would answer the new round.
     const contextsOf = (startedAtWallMs: number, rounds: number): bigint[] => {
-      const contexts: bigint[] = [];
-      const batcher = new ReadIndexBatcher(
-        new ManualClock(),
-        {
-          memberId: 0x1234n,
-          startedAtWallMs,
-          requestReadIndex: (context) => {
-            contexts.push(Buffer.from(context).readBigUInt64BE(8));
-            return null;
-          },
-          appliedIndex: () => 0,
-        },
-        500,
-        5000,
-      );
+      const { batcher, contexts: raw } = recordingBatcher({ startedAtWallMs });
+      const counter = (context: Uint8Array): bigint => Buffer.from(context).readBigUInt64BE(8);
       for (let round = 0; round < rounds; round++) {
         void batcher.wait().catch(() => undefined);
         // Answer the round in flight so the next wait starts a new one.
-        const context = new Uint8Array(16);
-        const view = new DataView(context.buffer);
-        view.setBigUint64(0, 0x1234n);
-        view.setBigUint64(8, contexts[contexts.length - 1]);
-        batcher.onReadState(context, 0);
+        batcher.onReadState(raw[raw.length - 1], 0);
       }
       batcher.stop();
-      return contexts;
+      return raw.map(counter);
     };
     const before = contextsOf(1_700_000_000_000, 1000);
     const after = contextsOf(1_700_000_000_005, 10);
