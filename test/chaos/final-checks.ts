@@ -105,28 +105,16 @@ async function locateDivergence(
       if (new Set(await hashesAt(endpoints, middle)).size > 1) high = middle;
       else low = middle;
     }
-    const client = new SigilClient({ endpoints: [...endpoints], commandTimeoutMs: 10_000 });
-    try {
-      const views = await Promise.all(
-        endpoints.map(async (endpoint) => {
-          const result = await client.get('\u0000', {
-            fromKey: true,
-            revision: high,
-            minModRevision: high,
-            maxModRevision: high,
-            serializable: true,
-            endpoint,
-          });
-          const kvs = result.kvs.map(
-            (kv) => `${kv.key}=${kv.value} v${kv.version} c${kv.createRevision}`,
-          );
-          return `${endpoint}: [${kvs.join(', ')}]`;
-        }),
-      );
-      return `members first differ at revision ${high}: ${views.join(' | ')}`;
-    } finally {
-      client.close();
-    }
+    const changed = await keysOnEachMember(endpoints, {
+      revision: high,
+      minModRevision: high,
+      maxModRevision: high,
+    });
+    const views = changed.map((kvs, i) => {
+      const texts = kvs.map((kv) => `${kv.key}=${kv.value} v${kv.version} c${kv.createRevision}`);
+      return `${endpoints[i]}: [${texts.join(', ')}]`;
+    });
+    return `members first differ at revision ${high}: ${views.join(' | ')}`;
   } catch (error) {
     return `could not locate the divergence: ${(error as Error).message}`;
   }
@@ -134,32 +122,39 @@ async function locateDivergence(
 
 /** Every key as each member holds it at `revision`, with all its metadata; the first that differs. */
 async function firstDifferingKey(endpoints: readonly string[], revision: number): Promise<string> {
+  const views = (await keysOnEachMember(endpoints, { revision })).map(
+    (kvs) =>
+      new Map(
+        kvs.map((kv) => [
+          kv.key.toString(),
+          `${kv.value} create ${kv.createRevision} mod ${kv.modRevision} version ${kv.version}`,
+        ]),
+      ),
+  );
+  const keys = [...new Set(views.flatMap((view) => [...view.keys()]))].sort();
+  for (const key of keys) {
+    const seen = views.map((view) => view.get(key) ?? 'absent');
+    if (new Set(seen).size > 1) {
+      return `at revision ${revision} ${key} is ${seen.map((text, i) => `[${endpoints[i]}: ${text}]`).join(' ')}`;
+    }
+  }
+  return `every key reads the same at revision ${revision} (the difference is in history kept below it)`;
+}
+
+/** Every key each member holds at a revision (serializable reads, one per member). */
+async function keysOnEachMember(
+  endpoints: readonly string[],
+  range: { revision: number; minModRevision?: number; maxModRevision?: number },
+) {
   const client = new SigilClient({ endpoints: [...endpoints], commandTimeoutMs: 10_000 });
   try {
-    const views = await Promise.all(
-      endpoints.map(async (endpoint) => {
-        const result = await client.get('\u0000', {
-          fromKey: true,
-          revision,
-          serializable: true,
-          endpoint,
-        });
-        return new Map(
-          result.kvs.map((kv) => [
-            kv.key.toString(),
-            `${kv.value} create ${kv.createRevision} mod ${kv.modRevision} version ${kv.version}`,
-          ]),
-        );
-      }),
+    return await Promise.all(
+      endpoints.map(
+        async (endpoint) =>
+          (await client.get('\u0000', { fromKey: true, serializable: true, endpoint, ...range }))
+            .kvs,
+      ),
     );
-    const keys = [...new Set(views.flatMap((view) => [...view.keys()]))].sort();
-    for (const key of keys) {
-      const seen = views.map((view) => view.get(key) ?? 'absent');
-      if (new Set(seen).size > 1) {
-        return `at revision ${revision} ${key} is ${seen.map((text, i) => `[${endpoints[i]}: ${text}]`).join(' ')}`;
-      }
-    }
-    return `every key reads the same at revision ${revision} (the difference is in history kept below it)`;
   } finally {
     client.close();
   }
