@@ -7,6 +7,8 @@ export class BugError extends Error {
   override readonly name = 'BugError';
 }
 
+/** The message is built on every call, failing or not: on hot paths keep it a constant string
+ *  (a template literal formatting a number or bigint per call cost measurable CPU). */
 export function assert(condition: unknown, message = 'assertion failed'): asserts condition {
   if (!condition) throw new BugError(message);
 }

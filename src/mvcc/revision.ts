@@ -73,7 +73,7 @@ export interface DecodedRevisionKey {
 export function decodeRevisionKey(bytes: Uint8Array): DecodedRevisionKey {
   assert(
     bytes.length === REVISION_KEY_BYTES || bytes.length === REVISION_KEY_BYTES + 1,
-    `revision key of ${bytes.length} bytes`,
+    'a revision key has 16 or 17 bytes',
   );
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const main = view.getUint32(0) * 2 ** 32 + view.getUint32(4);

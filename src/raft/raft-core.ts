@@ -15,7 +15,7 @@ import {
 } from '../base/index.ts';
 import type { RaftConfig } from './config.ts';
 import { decodeConfChange } from './conf-change.ts';
-import { makeMessage, type MessageDraft } from './messages.ts';
+import { makeEntry, messageWith, type MessageDraft } from './messages.ts';
 import { ProgressTracker } from './progress-tracker.ts';
 import { entriesSizeBytes, RaftLog } from './raft-log.ts';
 import { ReadOnlyQueue } from './read-only.ts';
@@ -131,16 +131,16 @@ export abstract class RaftCore {
     let term = draft.term ?? asTerm(0);
     if (isVoteTraffic) {
       // Vote traffic carries the election's term, which for PreVote is one ahead of ours.
-      assert(term !== 0, `${type} must carry a term`);
+      assert(term !== 0, 'vote traffic must carry a term');
     } else {
-      assert(term === 0, `${type} takes the member's term`);
+      assert(term === 0, "messages other than vote traffic take the member's term");
       // Proposals and reads are forwarded as local messages, without a term.
       if (type !== 'MsgProp' && type !== 'MsgReadIndex') term = this.term;
     }
     const from = draft.from ?? this.id;
     assert(draft.to !== undefined && draft.to !== NO_MEMBER, 'a message has a recipient');
     assert(draft.to !== this.id, 'a member never sends to itself over the network');
-    this.msgs.push(makeMessage({ ...draft, from, term }));
+    this.msgs.push(messageWith(draft, from, term));
   }
 
   sendAppend(to: MemberId): void {
@@ -249,12 +249,9 @@ export abstract class RaftCore {
   appendEntry(drafts: readonly EntryDraft[]): boolean {
     assert(this.role === 'leader', 'only a leader appends its own entries');
     const lastIndex = this.log.lastIndex();
-    const entries: Entry[] = drafts.map((draft, i) => ({
-      term: this.term,
-      index: asLogIndex(lastIndex + 1 + i),
-      type: draft.type,
-      data: draft.data,
-    }));
+    const entries: Entry[] = drafts.map((draft, i) =>
+      makeEntry(this.term, asLogIndex(lastIndex + 1 + i), draft.type, draft.data),
+    );
     if (!this.increaseUncommittedSize(entries)) return false;
     const newLastIndex = this.log.append(entries);
     assert(newLastIndex === lastIndex + entries.length, 'the leader appends at its last index');

@@ -143,7 +143,7 @@ export class RaftLog {
 
   commitTo(index: LogIndex): void {
     if (index <= this.committed) return;
-    assert(index <= this.lastIndex(), `commit ${index} past last index ${this.lastIndex()}`);
+    assert(index <= this.lastIndex(), 'commit past the last index');
     this.committed = index;
   }
 

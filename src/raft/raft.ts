@@ -15,7 +15,7 @@ import {
 } from '../base/index.ts';
 import type { RaftConfig } from './config.ts';
 import { nextConfState } from './conf-change.ts';
-import { voteResponseType } from './messages.ts';
+import { makeMessage, voteResponseType } from './messages.ts';
 import {
   CAMPAIGN_TRANSFER_CONTEXT,
   OK,
@@ -114,7 +114,7 @@ export class Raft extends RaftCore {
   }
 
   localMessage(type: MessageType): Message {
-    return { ...EMPTY_LOCAL, type, from: this.id, to: this.id };
+    return makeMessage({ type, from: this.id, to: this.id });
   }
 
   private reset(term: Term): void {
@@ -373,18 +373,3 @@ export class Raft extends RaftCore {
     return applied;
   }
 }
-
-const EMPTY_LOCAL: Message = {
-  type: 'MsgHup',
-  to: NO_MEMBER,
-  from: NO_MEMBER,
-  term: asTerm(0),
-  logTerm: asTerm(0),
-  index: asLogIndex(0),
-  entries: [],
-  commit: asLogIndex(0),
-  snapshot: null,
-  reject: false,
-  rejectHint: asLogIndex(0),
-  context: new Uint8Array(0),
-};

@@ -12,7 +12,7 @@ import { assert, asLogIndex, type MemberId } from '../base/index.ts';
 import type { RaftConfig } from './config.ts';
 import { encodeConfChange } from './conf-change.ts';
 import { validateRaftConfig } from './config-validation.ts';
-import { isLocalMessage, isResponseMessage } from './messages.ts';
+import { isLocalMessage, isResponseMessage, makeEntry, makeMessage } from './messages.ts';
 import { Raft } from './raft.ts';
 import {
   NO_MEMBER,
@@ -73,13 +73,9 @@ export class RawNode {
   proposeBatch(data: readonly Uint8Array[]): StepResult {
     assert(data.length > 0, 'a batch carries at least one proposal');
     const term = this.raft.term;
-    const entries: Entry[] = data.map((item) => ({
-      type: 'normal',
-      data: item,
-      term,
-      index: asLogIndex(0),
-    }));
-    return this.raft.step({ ...this.raft.localMessage('MsgProp'), entries });
+    const entries: Entry[] = data.map((item) => makeEntry(term, asLogIndex(0), 'normal', item));
+    const self = this.raft.id;
+    return this.raft.step(makeMessage({ type: 'MsgProp', from: self, to: self, entries }));
   }
 
   proposeConfChange(change: ConfChange): StepResult {
@@ -87,21 +83,25 @@ export class RawNode {
   }
 
   private proposeEntry(draft: Pick<Entry, 'type' | 'data'>): StepResult {
-    const entry: Entry = { ...draft, term: this.raft.term, index: asLogIndex(0) };
-    return this.raft.step({ ...this.raft.localMessage('MsgProp'), entries: [entry] });
+    const entry = makeEntry(this.raft.term, asLogIndex(0), draft.type, draft.data);
+    const self = this.raft.id;
+    return this.raft.step(makeMessage({ type: 'MsgProp', from: self, to: self, entries: [entry] }));
   }
 
   /** Asks for a linearizable read; the answer arrives as a ReadState with `context`, which
    *  should be unique per request. */
   readIndex(context: Uint8Array): StepResult {
     assert(context.length > 0, 'a read needs a context to be matched with its answer');
-    return this.raft.step({ ...this.raft.localMessage('MsgReadIndex'), context });
+    const self = this.raft.id;
+    return this.raft.step(makeMessage({ type: 'MsgReadIndex', from: self, to: self, context }));
   }
 
   /** Asks the leader to hand leadership to `target`. */
   transferLeader(target: MemberId): StepResult {
     assert(target !== NO_MEMBER, 'a transfer needs a target');
-    return this.raft.step({ ...this.raft.localMessage('MsgTransferLeader'), from: target });
+    return this.raft.step(
+      makeMessage({ type: 'MsgTransferLeader', from: target, to: this.raft.id }),
+    );
   }
 
   /**
@@ -118,7 +118,7 @@ export class RawNode {
   }
 
   private stepLocal(type: MessageType, from: MemberId, reject: boolean): void {
-    this.raft.step({ ...this.raft.localMessage(type), from, reject });
+    this.raft.step(makeMessage({ type, from, to: this.raft.id, reject }));
   }
 
   /** Call when applying a committed conf-change entry; returns the new configuration. */

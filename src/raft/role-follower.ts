@@ -79,7 +79,16 @@ function forwardToLeader(raft: RaftCore, message: Message): StepResult {
   // A forwarded transfer keeps the target as its sender, which is how the leader reads it.
   const from = message.type === 'MsgTransferLeader' ? message.from : raft.id;
   if (message.type === 'MsgTransferLeader' && from === raft.lead) return OK;
-  raft.send({ ...message, to: raft.lead, from, term: undefined });
+  raft.send({
+    type: message.type,
+    to: raft.lead,
+    from,
+    index: message.index,
+    logTerm: message.logTerm,
+    entries: message.entries,
+    commit: message.commit,
+    context: message.context,
+  });
   return OK;
 }
 

@@ -51,7 +51,7 @@ export interface Frame {
 }
 
 export function encodeFrameHeader(kind: FrameKind, bodyBytes: number): Uint8Array {
-  assert(bodyBytes >= 0 && bodyBytes <= FRAME_BYTES_MAX, `frame body of ${bodyBytes} bytes`);
+  assert(bodyBytes >= 0 && bodyBytes <= FRAME_BYTES_MAX, 'frame body size out of range');
   const header = new Uint8Array(FRAME_HEADER_BYTES);
   new DataView(header.buffer).setUint32(0, bodyBytes);
   header[4] = PROTOCOL_VERSION;
@@ -77,7 +77,7 @@ export function beginFrame(writer: ByteWriter, kind: FrameKind): number {
 
 export function endFrame(writer: ByteWriter, position: number): void {
   const bodyBytes = writer.size - position - FRAME_HEADER_BYTES;
-  assert(bodyBytes >= 0 && bodyBytes <= FRAME_BYTES_MAX, `frame body of ${bodyBytes} bytes`);
+  assert(bodyBytes >= 0 && bodyBytes <= FRAME_BYTES_MAX, 'frame body size out of range');
   writer.patchU32(position, bodyBytes);
 }
 

@@ -85,8 +85,8 @@ export interface EncodeOptions {
 /** Appends one message to `writer`. */
 export function writeMessage(writer: ByteWriter, message: Message, options?: EncodeOptions): void {
   const code = MESSAGE_TYPE_CODES.get(message.type);
-  assert(code !== undefined, `unknown message type ${message.type}`);
-  assert(!isLocalMessageType(message.type), `local message ${message.type} sent to a peer`);
+  assert(code !== undefined, 'unknown message type');
+  assert(!isLocalMessageType(message.type), 'a local message sent to a peer');
   const start = writer.size;
   writer.u8(code);
   writer.u64(message.to);
@@ -103,7 +103,7 @@ export function writeMessage(writer: ByteWriter, message: Message, options?: Enc
   writer.lengthPrefixed(message.context);
   if (message.snapshot) writeSnapshot(writer, message.snapshot, options?.omitSnapshotData === true);
   // Paired with the decoder's check: a message we cannot decode must never leave.
-  assert(writer.size - start <= MESSAGE_BYTES_MAX, `message of ${writer.size - start} bytes`);
+  assert(writer.size - start <= MESSAGE_BYTES_MAX, 'message larger than the codec accepts');
 }
 
 export function encodeMessage(message: Message, options?: EncodeOptions): Uint8Array {

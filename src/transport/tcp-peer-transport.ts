@@ -5,7 +5,14 @@
  */
 import net from 'node:net';
 import type { Message } from '../raft/types.ts';
-import { assert, formatMemberId, type Clock, type MemberId, type Random } from '../base/index.ts';
+import {
+  assert,
+  BugError,
+  formatMemberId,
+  type Clock,
+  type MemberId,
+  type Random,
+} from '../base/index.ts';
 import { InboundConnection, type InboundContext } from './inbound-connection.ts';
 import { estimateMessageBytes, isLocalMessageType, MESSAGE_BYTES_MAX } from './message-codec.ts';
 import type { Logger } from './logger.ts';
@@ -158,15 +165,15 @@ export class TcpPeerTransport implements PeerTransport {
     const touched = new Set<OutboundPeer>();
     for (const message of messages) {
       assert(message.from === this.options.localId, 'sending a message not from this member');
-      assert(!isLocalMessageType(message.type), `local message ${message.type} given to send`);
+      assert(!isLocalMessageType(message.type), 'a local message given to send');
       // The member's limits (max request bytes, raft's max message size) must keep every
       // message below the codec's; failing here names the culprit instead of a later flush.
       // Snapshot data is streamed, so it does not count.
       const dataBytes = message.snapshot?.data.length ?? 0;
-      assert(
-        estimateMessageBytes(message) - dataBytes <= MESSAGE_BYTES_MAX,
-        `${message.type} to ${formatMemberId(message.to)} exceeds ${MESSAGE_BYTES_MAX} bytes`,
-      );
+      if (estimateMessageBytes(message) - dataBytes > MESSAGE_BYTES_MAX) {
+        const to = formatMemberId(message.to);
+        throw new BugError(`${message.type} to ${to} exceeds ${MESSAGE_BYTES_MAX} bytes`);
+      }
       if (this.state === 'stopped') return;
       const peer = this.peers.get(message.to);
       if (peer === undefined) {

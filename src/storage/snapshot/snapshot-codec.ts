@@ -23,7 +23,7 @@ const fixedBytes = 32;
 const twoTo32 = 2 ** 32;
 
 function writeU64(buffer: Buffer, value: number, offset: number): void {
-  assert(Number.isSafeInteger(value) && value >= 0, `u64 out of range: ${value}`);
+  assert(Number.isSafeInteger(value) && value >= 0, 'u64 out of range');
   buffer.writeUInt32LE(value >>> 0, offset);
   buffer.writeUInt32LE(Math.floor(value / twoTo32), offset + 4);
 }

@@ -42,7 +42,7 @@ export function frameBytes(record: WalRecord): number {
 }
 
 function writeU64(buffer: Buffer, value: number, offset: number): void {
-  assert(Number.isSafeInteger(value) && value >= 0, `u64 out of range: ${value}`);
+  assert(Number.isSafeInteger(value) && value >= 0, 'u64 out of range');
   buffer.writeUInt32LE(value >>> 0, offset);
   buffer.writeUInt32LE(Math.floor(value / twoTo32), offset + 4);
 }
@@ -109,7 +109,7 @@ export function encodeFrame(
   previousCrc: number,
 ): number {
   const length = payloadBytes(record);
-  assert(length <= maxPayloadBytes, `wal record too large: ${length} bytes`);
+  assert(length <= maxPayloadBytes, 'wal record too large');
   assert(offset + frameHeaderBytes + length <= buffer.length, 'encodeFrame: buffer too small');
   const payloadAt = offset + frameHeaderBytes;
   writePayload(record, buffer, payloadAt);
