@@ -17,6 +17,9 @@ export interface Keyed {
 
 export class SortedKeyMap<Entry extends Keyed> {
   private chunks: Entry[][] = [];
+  /** The last key of each chunk, so the chunk search reads one flat array of strings instead of
+   *  three dependent (and mostly cold) loads per probe. */
+  private lastKeys: string[] = [];
   private count = 0;
 
   get size(): number {
@@ -25,12 +28,12 @@ export class SortedKeyMap<Entry extends Keyed> {
 
   /** Index of the first chunk whose last key is >= `key` (chunks.length if none). */
   private chunkFor(key: string): number {
+    const lastKeys = this.lastKeys;
     let low = 0;
-    let high = this.chunks.length;
+    let high = lastKeys.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      const chunk = this.chunks[middle];
-      if (chunk[chunk.length - 1].key < key) low = middle + 1;
+      if (lastKeys[middle] < key) low = middle + 1;
       else high = middle;
     }
     return low;
@@ -57,14 +60,19 @@ export class SortedKeyMap<Entry extends Keyed> {
 
   /** Inserts an entry whose key is not in the map. */
   insert(entry: Entry): void {
-    const lastChunk = this.chunks[this.chunks.length - 1];
-    if (lastChunk === undefined || lastChunk[lastChunk.length - 1].key < entry.key) {
-      // Beyond every key, the common case for growing key spaces: no binary search (its probes
-      // each touch a cold entry and its key string), push (splice is several times slower),
-      // and a full last chunk starts a new one instead of being halved, so chunks fill up.
+    const last = this.chunks.length - 1;
+    if (last < 0 || this.lastKeys[last] < entry.key) {
+      // Beyond every key, the common case for growing key spaces: no binary search, push
+      // (splice is several times slower), and a full last chunk starts a new one instead of
+      // being halved, so chunks fill up.
       this.count++;
-      if (lastChunk !== undefined && lastChunk.length < CHUNK_ENTRIES_MAX) lastChunk.push(entry);
-      else this.chunks.push([entry]);
+      if (last >= 0 && this.chunks[last].length < CHUNK_ENTRIES_MAX) {
+        this.chunks[last].push(entry);
+        this.lastKeys[last] = entry.key;
+      } else {
+        this.chunks.push([entry]);
+        this.lastKeys.push(entry.key);
+      }
       return;
     }
     // Some chunk's last key is >= the new key, so chunkFor finds one.
@@ -78,7 +86,10 @@ export class SortedKeyMap<Entry extends Keyed> {
     this.count++;
     chunk.splice(position, 0, entry);
     if (chunk.length > CHUNK_ENTRIES_MAX) {
-      this.chunks.splice(chunkIndex + 1, 0, chunk.splice(chunk.length >>> 1));
+      // The new entry was not beyond the chunk's last key, so that key stays the upper half's.
+      const upper = chunk.splice(chunk.length >>> 1);
+      this.chunks.splice(chunkIndex + 1, 0, upper);
+      this.lastKeys.splice(chunkIndex, 0, chunk[chunk.length - 1].key);
     }
   }
 
@@ -90,7 +101,12 @@ export class SortedKeyMap<Entry extends Keyed> {
     if (position === chunk.length || chunk[position].key !== key) return false;
     chunk.splice(position, 1);
     this.count--;
-    if (chunk.length === 0) this.chunks.splice(chunkIndex, 1);
+    if (chunk.length === 0) {
+      this.chunks.splice(chunkIndex, 1);
+      this.lastKeys.splice(chunkIndex, 1);
+    } else if (position === chunk.length) {
+      this.lastKeys[chunkIndex] = chunk[position - 1].key;
+    }
     return true;
   }
 
