@@ -13,6 +13,7 @@ import type { FileSystem } from '../fs/index.ts';
 import { RecoveredLog } from './recovered-log.ts';
 import { scanSegment, type ScannedSegment } from './segment-scanner.ts';
 import { encodeHeaderRecords, installSegment, prepareSpare } from './segment-file.ts';
+import { readSegmentBytes } from './segment-reader.ts';
 import {
   formatSegmentName,
   listSegments,
@@ -172,9 +173,7 @@ async function readSegment(
   previousCrc: number | null,
   log: RecoveredLog,
 ): Promise<ScannedSegment> {
-  const bytes = await fs.readFile(file);
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const scanned = scanSegment(buffer, file, isLast, previousCrc);
+  const scanned = scanSegment(await readSegmentBytes(fs, file), file, isLast, previousCrc);
   if (scanned.records.length === 0) {
     throw new WalCorruptError(file, 0, 'segment has no header records');
   }
