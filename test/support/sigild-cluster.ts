@@ -234,7 +234,23 @@ async function waitForPublished(members: readonly Member[], deadline: number): P
   }
 }
 
+/** Starts of a cluster that may fail on a port clash before one succeeds. */
+const PORT_CLASH_ATTEMPTS = 3;
+
 export async function startSigildCluster(options: StartSigildOptions = {}): Promise<SigildCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startSigildClusterOnce(options);
+    } catch (error) {
+      // Ports are found free by binding and releasing them, so a test in another process can
+      // take one before the member binds it. That clash, and only that, earns fresh ports.
+      const clash = error instanceof Error && error.message.includes('EADDRINUSE');
+      if (!clash || attempt >= PORT_CLASH_ATTEMPTS) throw error;
+    }
+  }
+}
+
+async function startSigildClusterOnce(options: StartSigildOptions): Promise<SigildCluster> {
   const size = options.members ?? 1;
   const readyTimeoutMs = options.readyTimeoutMs ?? READY_TIMEOUT_MS;
   const ports: { client: number; peer: number }[] = [];
