@@ -109,8 +109,8 @@ function encodePut(id: bigint, put: PutRequest): Uint8Array | null {
     4 +
     key.length +
     (value === undefined ? 0 : 4 + value.length);
-  const bytes = new Uint8Array(size);
-  const view = new DataView(bytes.buffer);
+  const bytes = entryBytes(size);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, size);
   bytes[0] = CODEC_VERSION_PUT;
   view.setBigUint64(1, id);
   view.setUint16(9, flags);
@@ -222,9 +222,35 @@ export function encodeRequest(proposed: ProposedRequest): Uint8Array {
   }
   const json = JSON.stringify(tagged(proposed));
   const body = Buffer.from(json, 'utf8');
-  const bytes = new Uint8Array(1 + body.length);
+  const bytes = entryBytes(1 + body.length);
   bytes[0] = CODEC_VERSION;
   bytes.set(body, 1);
+  return bytes;
+}
+
+/** Encoded requests are carved from slabs of this size (larger ones get their own buffer). */
+const ENTRY_SLAB_BYTES = 64 * 1024;
+const ENTRY_SLAB_SHARE_MAX = ENTRY_SLAB_BYTES / 16;
+let entrySlab = new ArrayBuffer(0);
+let entrySlabUsed = 0;
+
+/**
+ * Room for an encoded request, which becomes a raft entry's data: the leader keeps it in its
+ * in-memory log until the next snapshot, up to --snapshot-count entries, and drops them in the
+ * order it made them. One ArrayBuffer per request cost, in malloc'd backing store and
+ * bookkeeping, about as much again as the bytes; slabs shared by consecutive requests do not,
+ * and are freed once their last entry is gone. The result is a plain Uint8Array (slice()
+ * copies, as decodePut expects), zeroed like any new ArrayBuffer.
+ */
+function entryBytes(size: number): Uint8Array {
+  if (size > ENTRY_SLAB_SHARE_MAX) return new Uint8Array(size);
+  if (entrySlabUsed + size > entrySlab.byteLength) {
+    entrySlab = new ArrayBuffer(ENTRY_SLAB_BYTES);
+    entrySlabUsed = 0;
+  }
+  const bytes = new Uint8Array(entrySlab, entrySlabUsed, size);
+  // 8-byte aligned, like the allocator would be.
+  entrySlabUsed += (size + 7) & ~7;
   return bytes;
 }
 
