@@ -70,6 +70,8 @@ export abstract class RaftCore {
    *  application applied this one. */
   pendingConfIndex: LogIndex = asLogIndex(0);
   uncommittedSizeBytes = 0;
+  /** See bcastAppendWithReady. */
+  private appendsOwed = false;
   /** Reads that arrived before the leader committed an entry of its term. */
   pendingReadIndexMessages: Message[] = [];
   /** The leader's own removal is in its log. It accepts nothing more, so that when it steps
@@ -191,6 +193,40 @@ export abstract class RaftCore {
     for (const id of this.tracker.memberIds()) if (id !== this.id) this.sendAppend(id);
   }
 
+  /**
+   * Owes every follower an append (new entries, or a commit index that moved) and sends it when
+   * the application next takes a Ready. Messages leave only in Readies anyway, so nothing waits
+   * longer; but every proposal and acknowledgement stepped until then now shares one MsgApp per
+   * follower, and so one acknowledgement back, instead of one each. Under 100 concurrent
+   * clients the leader had sent one MsgApp per entry per follower (2 x 35,004 for 35,004 puts)
+   * plus a commit-only one per acknowledgement (59,843).
+   */
+  bcastAppendWithReady(): void {
+    this.appendsOwed = true;
+  }
+
+  /** Whether a broadcast is owed (a member that stopped leading owes none). */
+  hasOwedAppends(): boolean {
+    return this.appendsOwed && this.role === 'leader';
+  }
+
+  /** Sends the owed broadcast; RawNode calls it as it cuts a Ready. */
+  sendOwedAppends(): void {
+    const owed = this.hasOwedAppends();
+    this.appendsOwed = false;
+    if (!owed) return;
+    // A follower that this Ready already tells the current commit index (an acknowledgement
+    // answered at once) needs an append only for entries it has not been sent.
+    const committed = this.log.committed;
+    const told = new Set<MemberId>();
+    for (const message of this.msgs) {
+      if (message.type === 'MsgApp' && message.commit >= committed) told.add(message.to);
+    }
+    for (const id of this.tracker.memberIds()) {
+      if (id !== this.id) this.maybeSendAppend(id, !told.has(id));
+    }
+  }
+
   sendHeartbeat(to: MemberId, context: Uint8Array): void {
     const progress = this.tracker.progress.get(to);
     assert(progress !== undefined, 'only members get heartbeats');
@@ -270,7 +306,9 @@ export abstract class RaftCore {
     if (this.role !== 'leader') return;
     const self = this.tracker.progress.get(this.id);
     if (self === undefined) return;
-    if (self.maybeUpdate(this.log.lastStableIndex()) && this.maybeCommit()) this.bcastAppend();
+    if (self.maybeUpdate(this.log.lastStableIndex()) && this.maybeCommit()) {
+      this.bcastAppendWithReady();
+    }
   }
 
   private increaseUncommittedSize(entries: readonly Entry[]): boolean {

@@ -133,12 +133,14 @@ export class RawNode {
     if (raft.log.hasPendingSnapshot()) return true;
     if (raft.log.unstableEntries().length > 0) return true;
     if (raft.msgs.length > 0 || raft.readStates.length > 0) return true;
+    if (raft.hasOwedAppends()) return true;
     return raft.log.hasNextCommittedEntries();
   }
 
   ready(): Ready {
     assert(this.outstandingReady === null, 'advance() the previous Ready before the next');
     const raft = this.raft;
+    raft.sendOwedAppends();
     const softState = raft.softState();
     const hardState = raft.hardState();
     const softChanged = !softStateEqual(softState, this.previousSoftState);

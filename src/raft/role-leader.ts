@@ -90,7 +90,7 @@ function propose(raft: RaftCore, message: Message): StepResult {
   assert(confIndex <= raft.log.lastIndex(), 'the pending conf change is in the log');
   raft.pendingConfIndex = confIndex;
   raft.selfRemovalPending = raft.removesSelf(message.entries);
-  raft.bcastAppend();
+  raft.bcastAppendWithReady();
   return OK;
 }
 
@@ -156,7 +156,7 @@ function handleAppendSuccess(raft: RaftCore, progress: Progress, message: Messag
     progress.inflights.freeLessOrEqual(message.index);
   }
   if (raft.maybeCommit()) {
-    raft.bcastAppend();
+    raft.bcastAppendWithReady();
   } else if (wasPaused) {
     raft.sendAppend(message.from);
   }

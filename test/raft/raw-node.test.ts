@@ -137,17 +137,40 @@ test('maxInflightMsgs bounds MsgApps to a silent follower', () => {
   const nodes = [1, 2, 3].map((id) => newNode(id, [1, 2, 3], { maxInflightMsgs: 2 }));
   nodes[0].rawNode.campaign();
   stabilize(nodes);
+  // One Ready per proposal: proposals stepped between two Readies share one MsgApp.
+  let appendsToThree = 0;
+  for (let i = 0; i < 5; i++) {
+    nodes[0].rawNode.propose(utf8Encode(`p${i}`));
+    const messages = handleReady(nodes[0]).messages;
+    appendsToThree += messages.filter((msg) => msg.to === m(3) && msg.type === 'MsgApp').length;
+  }
+  assert.equal(appendsToThree, 2);
+});
+
+test('proposals stepped between two Readies reach each follower in one MsgApp', () => {
+  const nodes = [1, 2, 3].map((id) => newNode(id, [1, 2, 3]));
+  nodes[0].rawNode.campaign();
+  stabilize(nodes);
   for (let i = 0; i < 5; i++) nodes[0].rawNode.propose(utf8Encode(`p${i}`));
-  const toThree = handleReady(nodes[0]).messages.filter((msg) => msg.to === m(3));
-  assert.equal(toThree.filter((msg) => msg.type === 'MsgApp').length, 2);
+  const appends = handleReady(nodes[0]).messages.filter((msg) => msg.type === 'MsgApp');
+  assert.deepEqual(
+    appends.map((msg) => [msg.to, msg.entries.length]),
+    [
+      [m(2), 5],
+      [m(3), 5],
+    ],
+  );
 });
 
 test('a heartbeat response lets one empty MsgApp through a full inflight window', () => {
   const nodes = [1, 2, 3].map((id) => newNode(id, [1, 2, 3], { maxInflightMsgs: 2 }));
   nodes[0].rawNode.campaign();
   stabilize(nodes);
-  for (let i = 0; i < 5; i++) nodes[0].rawNode.propose(utf8Encode(`p${i}`));
-  handleReady(nodes[0]);
+  // One Ready per proposal fills the window of two (see above); the rest wait.
+  for (let i = 0; i < 5; i++) {
+    nodes[0].rawNode.propose(utf8Encode(`p${i}`));
+    handleReady(nodes[0]);
+  }
   // Follower 3 is alive (answers heartbeats) but its MsgAppResps are lost.
   const heartbeatResponse: Message = {
     ...voteRequest(3, 1, nodes[0].rawNode.status().term, 0, 0),
