@@ -3,6 +3,9 @@
  * expired leases through raft; any member raises the NOSPACE alarm when its backend outgrows
  * the quota; and each member publishes its name and client URLs once a leader exists (etcd's
  * publish), so MemberList shows them. All of it goes through raft like any client request.
+ * Publishing starts as soon as a leader is known, not at the next round: a joining member
+ * serves clients (and can be promoted) moments after it catches up, and MemberList should name
+ * it by then.
  */
 import type { Clock, TimerHandle } from '../base/index.ts';
 import type { Lessor } from '../lease/index.ts';
@@ -46,6 +49,19 @@ export class Housekeeping {
   stop(): void {
     this.timer?.cancel();
     this.timer = null;
+  }
+
+  /**
+   * A leader became known. Publishing waits for a fresh turn of the event loop: this is called
+   * from the raft loop, which must not be re-entered by a proposal.
+   */
+  leaderKnown(): void {
+    if (this.published || this.publishing || this.timer === null) return;
+    this.publishing = true;
+    this.host.clock.setTimer(0, () => {
+      if (this.timer !== null) this.publish();
+      else this.publishing = false;
+    });
   }
 
   /** Leadership moved away: revokes in flight are the new leader's business now. */

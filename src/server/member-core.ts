@@ -198,6 +198,7 @@ export abstract class MemberCore {
     this.cluster.leadership.leaderChanged();
     if (next.leader !== NO_MEMBER && next.leader !== previous.leader) {
       this.env.observer?.leaderChanged();
+      this.housekeeping.leaderKnown();
     }
     this.env.logger.info(
       {

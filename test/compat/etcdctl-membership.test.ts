@@ -66,7 +66,8 @@ describe('etcdctl member and move-leader against sigild', { timeout: 180_000 }, 
           `--peer-urls=${reserved.peerUrl}`,
         ]);
         assert.equal(added.code, 0, added.stderr);
-        const id = /Member\s+([0-9a-f]+) added to cluster ([0-9a-f]+)/.exec(added.stdout)?.[1];
+        // etcdctl prints both ids with %16x: an id shorter than 16 digits is space-padded.
+        const id = /Member\s+([0-9a-f]+) added to cluster\s+([0-9a-f]+)/.exec(added.stdout)?.[1];
         assert.ok(id !== undefined, added.stdout);
         assert.match(added.stdout, /ETCD_INITIAL_CLUSTER_STATE="existing"/);
         const lagging = await etcdctl(cluster.endpoints, ['member', 'promote', id]);
@@ -110,8 +111,18 @@ describe('etcdctl member and move-leader against sigild', { timeout: 180_000 }, 
           20_000,
           300,
         );
-        assert.match(promoted.stdout, new RegExp(`Member\\s+${id} promoted in cluster [0-9a-f]+`));
-        const members = await memberList(cluster.endpoints);
+        assert.match(
+          promoted.stdout,
+          new RegExp(`Member\\s+${id} promoted in cluster\\s+[0-9a-f]+`),
+        );
+        // Unlike etcd, sigild serves clients before its name is published (housekeeping.ts
+        // publishes as soon as it knows a leader): the name may reach the list a moment later.
+        const members = await waitFor('the joiner to be named in the member list', async () => {
+          const listed = await memberList(cluster.endpoints);
+          return listed.some((member) => hex(member.ID) === id && member.name !== undefined)
+            ? listed
+            : undefined;
+        });
         assert.equal(members.length, 4);
         const joined = members.find((member) => hex(member.ID) === id);
         assert.equal(joined?.isLearner ?? false, false);
