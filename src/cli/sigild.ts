@@ -18,6 +18,7 @@ import {
 } from '../server/index.ts';
 import { LmdbBackend, NodeFileSystem } from '../storage/index.ts';
 import { fetchClusterInfo, TcpPeerTransport } from '../transport/index.ts';
+import { startIdleHeapRelease } from './idle-heap-release.ts';
 import { realClock } from './real-clock.ts';
 import { parseSigildArgs, type SigildOptions } from './sigild-flags.ts';
 import { forwardPromote } from './sigild-forwarder.ts';
@@ -116,12 +117,14 @@ async function run(options: SigildOptions, logger: Logger): Promise<void> {
     },
     'sigild ready',
   );
+  const stopIdleHeapRelease = startIdleHeapRelease(options.electionMs, logger);
   const reason = await new Promise<'signal' | 'removed'>((resolve) => {
     process.once('SIGINT', () => resolve('signal'));
     process.once('SIGTERM', () => resolve('signal'));
     void started.removed.then(() => resolve('removed'));
   });
   logger.info({ reason }, 'stopping');
+  stopIdleHeapRelease();
   const deadline = setTimeout(() => {
     logger.error({ deadlineMs: STOP_DEADLINE_MS }, 'graceful stop took too long');
     process.exit(1);
