@@ -38,6 +38,9 @@ const VALUE_BYTES = 256;
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
 const WARM_UP_REQUESTS = 20_000;
+/** The second RSS reading, this long after the fill: memory a runtime returns once idle
+ *  (sigild's idle heap release, Go's scavenger) shows here, not in the target's 2 s reading. */
+const IDLE_RSS_DELAY_MS = 10_000;
 
 type System = 'sigil' | 'etcd';
 
@@ -68,6 +71,9 @@ interface SystemResult {
   readonly seqPutP50Ms: number;
   readonly rssMiB: number;
   readonly rssMiBPerMember: number[];
+  /** RSS per member after 10 s without load (both runtimes return memory over time). */
+  readonly rssIdleMiB: number;
+  readonly fillRps: number;
   readonly leader: string;
   readonly loads: Record<string, LoadReport>;
 }
@@ -371,6 +377,8 @@ async function measure(cluster: Cluster, scale: number, rssKeys: number): Promis
   if (fill.completed < rssKeys) log(`warning: the fill wrote only ${fill.completed} keys`);
   await sleep(2000);
   const rss = cluster.members.map((member) => rssMiB(member.process.pid ?? 0));
+  await sleep(IDLE_RSS_DELAY_MS - 2000);
+  const rssIdle = cluster.members.map((member) => rssMiB(member.process.pid ?? 0));
   // Reads run code the puts never warmed: the first 15,000 linearizable ranges on a member
   // went 5,500 -> 7,500 -> 8,400 req/s over three consecutive runs. Same warm-up for both.
   await run('range warm-up', {
@@ -395,6 +403,8 @@ async function measure(cluster: Cluster, scale: number, rssKeys: number): Promis
     seqPutP50Ms: seq.latency.p50Ms,
     rssMiB: rss.reduce((sum, value) => sum + value, 0) / rss.length,
     rssMiBPerMember: rss,
+    rssIdleMiB: rssIdle.reduce((sum, value) => sum + value, 0) / rssIdle.length,
+    fillRps: fill.requestsPerSecond,
     leader: await leaderName(cluster),
     loads,
   };
@@ -447,6 +457,20 @@ const ROWS: Row[] = [
     unit: 'MiB',
     target: 1.5,
     higherIsBetter: false,
+  },
+  {
+    label: 'RSS/member, 10 s idle',
+    pick: (r) => r.rssIdleMiB,
+    unit: 'MiB',
+    target: Infinity,
+    higherIsBetter: false,
+  },
+  {
+    label: 'fill throughput',
+    pick: (r) => r.fillRps,
+    unit: 'req/s',
+    target: Infinity,
+    higherIsBetter: true,
   },
 ];
 
