@@ -14,7 +14,7 @@
  * 111 MB). A member under steady load is never idle; an idle one stops collecting after a
  * collection that freed nothing worth another pause.
  *
- * The collection pauses the member (about 0.1 s per 100 MB of heap, measured 97-128 ms after a
+ * The collection pauses the member (about 0.1 s per 100 MB of heap, measured 76-187 ms after a
  * 100,000-key fill), so it is enabled only with election timeouts of 500 ms or more; `gc` is
  * V8's, exposed by the --expose-gc that bin/sigild passes to node. Without it nothing runs.
  */
