@@ -6,6 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, test } from 'node:test';
 import { Etcd3 } from 'etcd3';
+import { holdElectionWatchStream } from '../support/etcd3-election-stream.ts';
 import { type RunningApi, startLocalApi } from './api-fixture.ts';
 
 let running: RunningApi;
@@ -187,6 +188,7 @@ test(
   { timeout: 20_000 },
   async () => {
     const election = client.election('elections/e', 10);
+    const releaseStream = await holdElectionWatchStream(election);
     const one = election.campaign('one');
     await nextEvent(one, 'elected');
     assert.equal(await election.leader(), 'one');
@@ -196,5 +198,6 @@ test(
     await twoElected;
     assert.equal(await election.leader(), 'two');
     await two.resign();
+    await releaseStream();
   },
 );

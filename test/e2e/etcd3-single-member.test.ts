@@ -7,6 +7,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { Etcd3, type IWatchResponse } from 'etcd3';
+import { holdElectionWatchStream } from '../support/etcd3-election-stream.ts';
 import {
   type SigildCluster,
   startSigildCluster,
@@ -247,6 +248,7 @@ describe('etcd3 client against one sigild process', { timeout: 60_000 }, () => {
   it('election: campaign, leader, observe and hand over on resign', async () =>
     withClusterLogs(cluster, async () => {
       const election = client.election('elections/e', 5);
+      const releaseStream = await holdElectionWatchStream(election);
       const observer = await election.observe();
       const one = election.campaign('one');
       await nextEvent(one, 'elected');
@@ -270,6 +272,7 @@ describe('etcd3 client against one sigild process', { timeout: 60_000 }, () => {
       );
       await two.resign();
       await observer.cancel();
+      await releaseStream();
     }));
 
   it('member list and maintenance status describe the member', async () =>

@@ -8,6 +8,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { Etcd3, type IWatchResponse } from 'etcd3';
+import { holdElectionWatchStream } from '../support/etcd3-election-stream.ts';
 import {
   type SigildCluster,
   startSigildCluster,
@@ -115,10 +116,12 @@ describe('etcd3 client against three sigild processes', { timeout: 90_000 }, () 
       const next = await perMember[2].lock('lock3').ttl(10).acquire();
       await next.release();
 
-      const observer = await perMember[2].election('elect3', 5).observe();
-      const first = perMember[0].election('elect3', 5).campaign('a');
+      const elections = perMember.map((member) => member.election('elect3', 5));
+      const releaseStreams = await Promise.all(elections.map(holdElectionWatchStream));
+      const observer = await elections[2].observe();
+      const first = elections[0].campaign('a');
       await nextEvent(first, 'elected');
-      const second = perMember[1].election('elect3', 5).campaign('b');
+      const second = elections[1].campaign('b');
       await waitFor('the observer to see "a"', () =>
         observer.leader() === 'a' ? true : undefined,
       );
@@ -131,6 +134,7 @@ describe('etcd3 client against three sigild processes', { timeout: 90_000 }, () 
       );
       await second.resign();
       await observer.cancel();
+      for (const release of releaseStreams) await release();
     }));
 
   it('member list and status agree across members', async () =>
