@@ -1,7 +1,8 @@
 /**
- * The idle heap release collects only when the event loop was idle, the committed heap grew by
- * RELEASE_GROWTH_BYTES_MIN since the last collection it triggered, and the pause it predicts
- * from the live heap fits in its budget; it relearns the pause rate from every collection.
+ * The idle heap release collects only when the event loop was idle for IDLE_CHECKS_MIN check
+ * intervals in a row, the committed heap grew by RELEASE_GROWTH_BYTES_MIN since the last
+ * collection it triggered, and the pause it predicts from the live heap fits in its budget; it
+ * relearns the pause rate from every collection.
  * The compacting collection itself runs in a child node (it needs --expose-gc).
  */
 import assert from 'node:assert/strict';
@@ -9,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import {
+  IDLE_CHECKS_MIN,
   IDLE_UTILIZATION_MAX,
   IdleHeapRelease,
   INITIAL_PAUSE_MS_PER_LIVE_MIB,
@@ -68,22 +70,41 @@ class FakeHeap implements HeapReleaseHost {
   }
 }
 
+/** Runs the checks of one idle-long-enough stretch; true if any of them collected. */
+function idleSecond(release: IdleHeapRelease): boolean {
+  let collected = false;
+  for (let i = 0; i < IDLE_CHECKS_MIN; i++) collected = release.check() || collected;
+  return collected;
+}
+
 describe('idle heap release', () => {
   it('collects an idle heap that grew, once, and again after the next burst', () => {
     const heap = new FakeHeap();
     const release = new IdleHeapRelease(heap, silentLogger, BUDGET_MS);
     heap.burst(150 * MiB, 120 * MiB, 60 * MiB);
     heap.utilization = 0.9;
-    assert.equal(release.check(), false, 'busy: never');
+    assert.equal(idleSecond(release), false, 'busy: never');
     heap.utilization = 0.01;
-    assert.equal(release.check(), true);
+    assert.equal(idleSecond(release), true);
     assert.equal(heap.committed, 60 * MiB);
-    assert.equal(release.check(), false, 'nothing grew since');
+    assert.equal(idleSecond(release), false, 'nothing grew since');
     heap.burst(60 * MiB + RELEASE_GROWTH_BYTES_MIN - 1, 80 * MiB, 60 * MiB);
-    assert.equal(release.check(), false, 'grew, but less than the minimum');
+    assert.equal(idleSecond(release), false, 'grew, but less than the minimum');
     heap.burst(60 * MiB + RELEASE_GROWTH_BYTES_MIN, 80 * MiB, 60 * MiB);
-    assert.equal(release.check(), true, 'the next burst');
+    assert.equal(idleSecond(release), true, 'the next burst');
     assert.equal(heap.collections, 2);
+  });
+
+  it('waits for a whole idle second; a busy interval starts the count again', () => {
+    const heap = new FakeHeap();
+    const release = new IdleHeapRelease(heap, silentLogger, BUDGET_MS);
+    heap.burst(200 * MiB, 100 * MiB, 50 * MiB);
+    for (let i = 1; i < IDLE_CHECKS_MIN; i++) assert.equal(release.check(), false);
+    heap.utilization = 0.5;
+    assert.equal(release.check(), false, 'busy');
+    heap.utilization = 0;
+    for (let i = 1; i < IDLE_CHECKS_MIN; i++) assert.equal(release.check(), false);
+    assert.equal(release.check(), true, 'idle for IDLE_CHECKS_MIN intervals in a row');
   });
 
   it('counts an interval just at the utilisation bound as busy', () => {
@@ -91,9 +112,9 @@ describe('idle heap release', () => {
     const release = new IdleHeapRelease(heap, silentLogger, BUDGET_MS);
     heap.burst(200 * MiB, 100 * MiB, 50 * MiB);
     heap.utilization = IDLE_UTILIZATION_MAX;
-    assert.equal(release.check(), false);
+    assert.equal(idleSecond(release), false);
     heap.utilization = IDLE_UTILIZATION_MAX / 2;
-    assert.equal(release.check(), true);
+    assert.equal(idleSecond(release), true);
   });
 
   it('puts off a collection whose predicted pause exceeds the budget', () => {
@@ -101,10 +122,10 @@ describe('idle heap release', () => {
     const release = new IdleHeapRelease(heap, silentLogger, BUDGET_MS);
     const fittingMiB = Math.floor(BUDGET_MS / INITIAL_PAUSE_MS_PER_LIVE_MIB);
     heap.burst(400 * MiB, 300 * MiB, (fittingMiB + 1) * MiB);
-    assert.equal(release.check(), false, 'this much live heap would pause too long');
+    assert.equal(idleSecond(release), false, 'this much live heap would pause too long');
     assert.equal(heap.collections, 0);
     heap.knownLive = fittingMiB * MiB;
-    assert.equal(release.check(), true, 'this much fits');
+    assert.equal(idleSecond(release), true, 'this much fits');
   });
 
   it('predicts the next pause from the rate the last one measured', () => {
@@ -113,13 +134,13 @@ describe('idle heap release', () => {
     // The first release turns out 1.5 times as slow per live MiB as first assumed.
     heap.pauseMsPerLiveMiB = 1.5 * INITIAL_PAUSE_MS_PER_LIVE_MIB;
     heap.burst(200 * MiB, 100 * MiB, 40 * MiB);
-    assert.equal(release.check(), true);
+    assert.equal(idleSecond(release), true);
     // 60 MiB fits the initial rate (x 8 ms = 480) but not the measured one (x 12 ms = 720).
     heap.burst(200 * MiB, 120 * MiB, 60 * MiB);
-    assert.equal(release.check(), false);
+    assert.equal(idleSecond(release), false);
     assert.equal(heap.collections, 1);
     heap.knownLive = 40 * MiB;
-    assert.equal(release.check(), true, '40 MiB x 12 ms fits');
+    assert.equal(idleSecond(release), true, '40 MiB x 12 ms fits');
   });
 });
 
