@@ -55,7 +55,7 @@ export const IDLE_CHECKS_MIN = 4;
 export const RELEASE_GROWTH_BYTES_MIN = 32 * 1024 * 1024;
 /** Shorter election timeouts leave too little room for any pause. */
 export const RELEASE_ELECTION_MS_MIN = 500;
-/** The pause predicted per live MiB until a release measured it (worst seen here: 7.3). */
+/** The pause predicted per live MiB until a release measured it (seen here: 5.8-9.6). */
 export const INITIAL_PAUSE_MS_PER_LIVE_MIB = 8;
 
 const MiB = 1024 * 1024;
