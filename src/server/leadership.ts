@@ -32,9 +32,10 @@ export class Leadership {
     return this.deps.node().status().lead;
   }
 
-  /** Called by the member whenever raft's soft state changes. */
-  leaderChanged(): void {
-    const leader = this.leader;
+  /** Called by the member whenever raft's soft state changes, with the leader it reports.
+   *  Not status().lead, which can run ahead of the reported state: a stopping leader would then
+   *  exit before the member acted on (and logged) the new leader it waited for. */
+  leaderChanged(leader: bigint): void {
     for (const waiter of [...this.waiters]) if (waiter.satisfied(leader)) waiter.done(true);
   }
 

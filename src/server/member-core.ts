@@ -195,7 +195,7 @@ export abstract class MemberCore {
       this.housekeeping.demoted();
     }
     this.proposer.softStateChanged(previous, next);
-    this.cluster.leadership.leaderChanged();
+    this.cluster.leadership.leaderChanged(next.leader);
     if (next.leader !== NO_MEMBER && next.leader !== previous.leader) {
       this.env.observer?.leaderChanged();
       this.housekeeping.leaderKnown();

@@ -47,7 +47,7 @@ describe('Leadership.transferAway', () => {
     const transferee = leader.rawNode.status().leadTransferee;
     assert.ok(transferee === m(2) || transferee === m(3), `transfer started (to ${transferee})`);
     stabilize(nodes);
-    leadership.leaderChanged();
+    leadership.leaderChanged(leader.rawNode.status().lead);
     assert.equal(await handedOver, true);
     assert.equal(nodes[Number(transferee) - 1].rawNode.status().role, 'leader');
   });
