@@ -27,12 +27,12 @@
  * 3,300-3,590 without).
  *
  * The collection pauses the member for a time that grows with the live heap, the objects it
- * marks and moves: measured 7.1-7.3 ms per live MiB here (216-399 ms after the 100,000-key fill,
+ * marks and moves: measured 5.8-9.6 ms per live MiB here (215-413 ms after the 100,000-key fill,
  * ~55 MB live). So it runs only while the predicted pause fits in half an election timeout: a
  * paused leader then still heartbeats before any follower's election timer runs out. The live
  * heap is what V8's latest full collection left in use (observed through perf_hooks' gc
  * entries), and the rate is relearned from each release. A member whose live heap outgrows the
- * budget (~70 MB at etcd's default 1 s election timeout) keeps its heap committed. It is
+ * budget (~60 MB at etcd's default 1 s election timeout) keeps its heap committed. It is
  * disabled below 500 ms election timeouts; `gc` is V8's, exposed by the --expose-gc that
  * bin/sigild passes to node. Without it nothing runs.
  */
