@@ -1,18 +1,11 @@
 /**
  * The client port: gRPC and the HTTP/JSON gateway on the same listener, as etcd serves them.
  *
- * Node 20's plain-text http2 server has no HTTP/1.1 fallback (allowHTTP1 works only with TLS,
- * where ALPN decides), so each URL is a net.Server whose connections are sniffed: the HTTP/2
- * preface goes to an unbound http2 server (gRPC clients, h2c), anything else to an unbound
- * node:http server (curl, Patroni, browsers). HTTP/2 streams are taken raw (the 'stream'
- * event), so gRPC calls avoid node's compatibility-layer objects.
+ * Each URL is a net.Server whose connections are sniffed: the HTTP/2 preface goes to our HTTP/2
+ * server (gRPC clients, h2c; src/api/http2/h2-server-connection.ts says why not node:http2),
+ * anything else to an unbound node:http server (curl, Patroni, browsers).
  */
 import { createServer as createHttp1Server } from 'node:http';
-import {
-  createServer as createHttp2Server,
-  type IncomingHttpHeaders,
-  type ServerHttp2Stream,
-} from 'node:http2';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import type { ServerApi } from '../server/server-api.ts';
 import { http1Exchange, http2Exchange } from './gateway/http-exchange.ts';
@@ -25,6 +18,8 @@ import {
   serveGrpcStream,
 } from './grpc/grpc-transport.ts';
 import { ServerError } from '../server/server-error.ts';
+import { H2ServerConnection } from './http2/h2-server-connection.ts';
+import type { H2ServerStream } from './http2/h2-server-stream.ts';
 import { handOver } from './protocol-sniffer.ts';
 import { loadProtoCodec } from './proto/server-codec.ts';
 import { buildMethodTable } from './services/method-table.ts';
@@ -66,9 +61,8 @@ function parseListenUrl(url: string): { host: string; port: number } {
   return { host, port: parsed.port === '' ? 2379 : Number(parsed.port) };
 }
 
-function isGrpc(headers: IncomingHttpHeaders): boolean {
-  const type = headers['content-type'];
-  return typeof type === 'string' && type.startsWith('application/grpc');
+function isGrpc(stream: H2ServerStream): boolean {
+  return stream.headers['content-type']?.startsWith('application/grpc') === true;
 }
 
 export async function startClientApi(
@@ -102,16 +96,21 @@ export async function startClientApi(
   const listeners: Server[] = [];
   const addresses: { host: string; port: number }[] = [];
 
-  // Neither listener is bound: connections are handed to them after protocol sniffing.
-  const http2 = createHttp2Server();
-  http2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
-    // A stream error (client reset, broken socket) must never reach the process.
-    stream.on('error', (error) => options.logger.debug({ err: error }, 'client stream error'));
-    if (isGrpc(headers)) serveGrpcStream(stream, headers, grpc);
-    else serveGateway(gateway, http2Exchange(stream, headers));
-  });
-  http2.on('sessionError', (error) => options.logger.debug({ err: error }, 'client session error'));
-  // Long-lived HTTP/1.1 watch and keep-alive bodies must not hit node's request timeout.
+  const http2Connections = new Set<H2ServerConnection>();
+  const onStream = (stream: H2ServerStream): void => {
+    if (isGrpc(stream)) serveGrpcStream(stream, grpc);
+    else serveGateway(gateway, http2Exchange(stream));
+  };
+  const http2 = (socket: Socket, received: Buffer): void => {
+    const connection = new H2ServerConnection(socket, received, {
+      onStream,
+      logger: options.logger,
+    });
+    http2Connections.add(connection);
+    socket.once('close', () => http2Connections.delete(connection));
+  };
+  // Not bound: connections are handed to it after protocol sniffing. Long-lived HTTP/1.1 watch
+  // and keep-alive bodies must not hit node's request timeout.
   const http1 = createHttp1Server({ requestTimeout: 0 }, (request, response) =>
     serveGateway(gateway, http1Exchange(request, response)),
   );
@@ -120,7 +119,7 @@ export async function startClientApi(
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', (error) => options.logger.debug({ err: error }, 'client socket error'));
-    handOver(socket, http2, http1, options.logger);
+    handOver(socket, http2, http1);
   };
 
   for (const url of options.listenClientUrls) {
@@ -144,6 +143,7 @@ export async function startClientApi(
   let closing: Promise<void> | undefined;
   const close = async (): Promise<void> => {
     for (const call of [...openCalls]) call.end(new ServerError('stopped'));
+    for (const connection of http2Connections) connection.goAway();
     const closed = listeners.map(
       (listener) => new Promise<void>((resolve) => listener.close(() => resolve())),
     );

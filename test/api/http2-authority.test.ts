@@ -1,12 +1,12 @@
 /**
  * Clients that send a scheme in the HTTP/2 authority (`:authority: http://127.0.0.1:2379`, as
- * etcdctl 3.4 does for http:// endpoints and for `--cluster`): node's http2 server alone resets
- * their streams with PROTOCOL_ERROR; the client port must serve them as etcd does.
+ * etcdctl 3.4 does for http:// endpoints and for `--cluster`): node's http2 server (nghttp2)
+ * resets their streams with PROTOCOL_ERROR; the client port must serve them as etcd does.
  *
  * A raw HTTP/2 client pins down the HPACK side: the authority is entered into the dynamic
  * table by the first request (split over HEADERS + CONTINUATION) and referenced by index in
- * the second, so the rewriter must mirror the client's table exactly. etcdctl then runs the
- * commands that failed before.
+ * the second, so the server's decoder must mirror the client's table exactly. etcdctl then
+ * runs the commands that failed under node's server.
  */
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
@@ -135,7 +135,7 @@ describe('HTTP/2 authorities with a scheme', { timeout: 60_000 }, () => {
       client.send(FrameType.headers, FrameFlag.endHeaders, 3, second);
       client.send(FrameType.data, FrameFlag.endStream, 3, emptyMessage);
       await client.until('the second answer', () => grpcStatuses(client.frames).has(3));
-      // A block larger than one frame: the rewriter's output needs CONTINUATION frames too.
+      // A block larger than one frame arrives as HEADERS + CONTINUATION.
       const large = encodeHeaderBlock(
         [
           [':method', 'POST'],
@@ -167,7 +167,7 @@ describe('HTTP/2 authorities with a scheme', { timeout: 60_000 }, () => {
     }
   });
 
-  it('a PING before the first request is answered while the connection waits for it', async () => {
+  it('a PING before the first request is answered', async () => {
     const client = new RawClient(Number(new URL(sigil.url).port));
     try {
       client.send(FrameType.ping, 0, 0, [1, 2, 3, 4, 5, 6, 7, 8]);

@@ -1,11 +1,12 @@
 /**
  * One HTTP request/response as the gateway needs it, over either HTTP/1.1 (node:http's
- * IncomingMessage/ServerResponse, from the shared port's allowHTTP1 fallback) or a raw HTTP/2
- * stream whose content-type is not gRPC. The gateway is written once against this.
+ * IncomingMessage/ServerResponse) or a stream of our HTTP/2 server whose content-type is not
+ * gRPC. The gateway is written once against this.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import type { H2ServerStream } from '../http2/h2-server-stream.ts';
+import { encodeHeaderBlock, type HeaderField } from '../http2/hpack.ts';
 
 export interface HttpExchange {
   readonly method: string;
@@ -63,32 +64,42 @@ export function http1Exchange(request: IncomingMessage, response: ServerResponse
   };
 }
 
-export function http2Exchange(
-  stream: ServerHttp2Stream,
-  headers: IncomingHttpHeaders,
-): HttpExchange {
+/** The response header fields of `respond`: `:status`, then lower-case names, one field per
+ *  value of a multi-valued header. */
+function responseHeaderBlock(status: number, headers: OutgoingHttpHeaders): Uint8Array {
+  const fields: HeaderField[] = [{ name: ':status', value: String(status), sensitive: false }];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) {
+      fields.push({ name: name.toLowerCase(), value: String(one), sensitive: false });
+    }
+  }
+  return encodeHeaderBlock(fields);
+}
+
+export function http2Exchange(stream: H2ServerStream): HttpExchange {
+  const body = new Readable({ read: () => undefined });
+  stream.receive({ data: (chunk) => body.push(chunk), end: () => body.push(null) });
   let ended = false;
   return {
-    method: firstValue(headers[':method']) ?? 'GET',
-    path: firstValue(headers[':path']) ?? '/',
-    body: stream,
-    header: (name) => firstValue(headers[name]),
-    // A reset stream throws on respond(); there is no one left to answer, so skip it.
-    respond: (status, outgoing) => {
-      if (!stream.destroyed && !stream.closed) stream.respond({ ':status': status, ...outgoing });
-    },
+    method: stream.headers[':method'] ?? 'GET',
+    path: stream.headers[':path'] ?? '/',
+    body,
+    header: (name) => stream.headers[name],
+    respond: (status, headers) => stream.respond(responseHeaderBlock(status, headers)),
     get responded() {
       return stream.headersSent;
     },
-    write: (chunk) => (stream.destroyed ? false : stream.write(chunk)),
+    write: (chunk) => stream.write(Buffer.from(chunk, 'utf8')),
     end: (chunk) => {
       ended = true;
-      if (!stream.destroyed) stream.end(chunk);
+      if (chunk !== undefined && chunk.length > 0) stream.write(Buffer.from(chunk, 'utf8'));
+      stream.end();
     },
     get closed() {
-      return ended || stream.destroyed;
+      return ended || stream.closed;
     },
-    onClose: (listener) => void stream.once('close', listener),
-    drained: () => waitDrain(stream, stream.writableNeedDrain),
+    onClose: (listener) => stream.onClose(listener),
+    drained: () => stream.drained(),
   };
 }

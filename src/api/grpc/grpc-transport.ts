@@ -1,6 +1,7 @@
 /**
- * The gRPC server protocol on raw HTTP/2 streams (node:http2), so gRPC and the HTTP/1.1 JSON
- * gateway can share one port as they do on etcd (grpc-js's Server owns its listener and cannot).
+ * The gRPC server protocol on the streams of our HTTP/2 server (src/api/http2), so gRPC and the
+ * HTTP/1.1 JSON gateway can share one port as they do on etcd (grpc-js's Server owns its
+ * listener and cannot).
  *
  * One call = one stream: request headers (`:path /etcdserverpb.KV/Range`,
  * `content-type: application/grpc`, optional `grpc-timeout`), length-prefixed messages, then the
@@ -8,7 +9,8 @@
  * `grpc-message`. A call that fails before any response message gets a "trailers-only"
  * response (status in the headers), as grpc-go sends.
  */
-import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { H2ServerStream } from '../http2/h2-server-stream.ts';
+import { encodeHeaderBlock, type HeaderField } from '../http2/hpack.ts';
 import type { MethodDescriptor } from '../proto/server-codec.ts';
 import { API_ERRORS, ApiError, GrpcCode, isExpectedError, toGrpcStatus } from '../etcd-errors.ts';
 import type { WireMessage } from '../response-messages.ts';
@@ -42,12 +44,22 @@ export interface GrpcContext {
   readonly openCalls: Set<GrpcServerCall>;
 }
 
-const RESPONSE_HEADERS = { ':status': 200, 'content-type': 'application/grpc' } as const;
+const field = (name: string, value: string): HeaderField => ({ name, value, sensitive: false });
+const RESPONSE_FIELDS = [field(':status', '200'), field('content-type', 'application/grpc')];
+/** Every call's response headers, and the trailers of every successful one: encoded once. */
+const RESPONSE_HEADERS = encodeHeaderBlock(RESPONSE_FIELDS);
+const OK_TRAILERS = encodeHeaderBlock([field('grpc-status', String(GrpcCode.OK))]);
+
+/** A status as header fields (grpc-message percent-encoded), for trailers or trailers-only. */
+function statusFields(code: number, message: string): HeaderField[] {
+  const fields = [field('grpc-status', String(code))];
+  if (message !== '') fields.push(field('grpc-message', encodeGrpcMessage(message)));
+  return fields;
+}
 
 /** One gRPC call's response side; also the StreamCall streaming services write to. */
 export class GrpcServerCall implements StreamCall {
-  private readonly stream: ServerHttp2Stream;
-  private readonly headers: IncomingHttpHeaders;
+  private readonly stream: H2ServerStream;
   private readonly context: GrpcContext;
   private readonly route: GrpcRoute;
   private headersSent = false;
@@ -55,19 +67,13 @@ export class GrpcServerCall implements StreamCall {
   private readonly closeListeners: (() => void)[] = [];
   private deadline: NodeJS.Timeout | undefined;
 
-  constructor(
-    stream: ServerHttp2Stream,
-    headers: IncomingHttpHeaders,
-    context: GrpcContext,
-    route: GrpcRoute,
-  ) {
+  constructor(stream: H2ServerStream, context: GrpcContext, route: GrpcRoute) {
     this.stream = stream;
-    this.headers = headers;
     this.context = context;
     this.route = route;
     context.openCalls.add(this);
-    stream.once('close', () => this.closed_());
-    const timeoutMs = parseGrpcTimeout(headers['grpc-timeout'] as string | undefined);
+    stream.onClose(() => this.closed_());
+    const timeoutMs = parseGrpcTimeout(stream.headers['grpc-timeout']);
     if (timeoutMs !== undefined) {
       this.deadline = setTimeout(() => this.end(API_ERRORS.deadlineExceeded()), timeoutMs);
       this.deadline.unref();
@@ -75,12 +81,11 @@ export class GrpcServerCall implements StreamCall {
   }
 
   get closed(): boolean {
-    return this.finished || this.stream.destroyed || this.stream.closed;
+    return this.finished || this.stream.closed;
   }
 
   metadata(name: string): string | undefined {
-    const value = this.headers[name];
-    return Array.isArray(value) ? value[0] : value;
+    return this.stream.headers[name];
   }
 
   onClose(listener: () => void): void {
@@ -97,31 +102,15 @@ export class GrpcServerCall implements StreamCall {
       this.end(error);
       return false;
     }
-    try {
-      if (!this.headersSent) {
-        this.headersSent = true;
-        this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-      }
-      return this.stream.write(frameMessage(body));
-    } catch (error) {
-      // The client reset the stream between our check and the write: nothing left to answer.
-      this.context.logger.debug({ err: error }, 'response to a closed stream dropped');
-      this.closed_();
-      return false;
+    if (!this.headersSent) {
+      this.headersSent = true;
+      this.stream.respond(RESPONSE_HEADERS);
     }
+    return this.stream.write(frameMessage(body));
   }
 
   drained(): Promise<void> {
-    if (this.closed || !this.stream.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.stream.off('drain', done);
-        this.stream.off('close', done);
-        resolve();
-      };
-      this.stream.on('drain', done);
-      this.stream.on('close', done);
-    });
+    return this.closed ? Promise.resolve() : this.stream.drained();
   }
 
   end(error?: unknown): void {
@@ -131,20 +120,16 @@ export class GrpcServerCall implements StreamCall {
     if (error !== undefined && !isExpectedError(error)) {
       this.context.logger.error({ err: error, method: this.route.descriptor.path }, 'rpc failed');
     }
-    const trailers: Record<string, string> = { 'grpc-status': String(status.code) };
-    if (status.message !== '') trailers['grpc-message'] = encodeGrpcMessage(status.message);
-    try {
-      if (!this.headersSent) {
-        this.headersSent = true;
-        this.stream.respond({ ...RESPONSE_HEADERS, ...trailers }, { endStream: true });
-      } else {
-        this.stream.once('wantTrailers', () => {
-          if (!this.stream.destroyed) this.stream.sendTrailers(trailers);
-        });
-        this.stream.end();
-      }
-    } catch (error) {
-      this.context.logger.debug({ err: error }, 'status for a closed stream dropped');
+    const ok = status.code === GrpcCode.OK && status.message === '';
+    if (!this.headersSent) {
+      // Trailers-only: the status rides in the response headers, as grpc-go sends it.
+      this.headersSent = true;
+      const fields = [...RESPONSE_FIELDS, ...statusFields(status.code, status.message)];
+      this.stream.respond(encodeHeaderBlock(fields), true);
+    } else {
+      this.stream.end(
+        ok ? OK_TRAILERS : encodeHeaderBlock(statusFields(status.code, status.message)),
+      );
     }
     this.closed_();
   }
@@ -162,7 +147,7 @@ export class GrpcServerCall implements StreamCall {
 
 /** Answers a stream that named no known method, as grpc-go does (trailers-only). */
 function rejectUnknownMethod(
-  stream: ServerHttp2Stream,
+  stream: H2ServerStream,
   path: string,
   routes: ReadonlyMap<string, GrpcRoute>,
 ): void {
@@ -171,14 +156,8 @@ function rejectUnknownMethod(
   const message = known
     ? `unknown method ${method} for service ${service}`
     : `unknown service ${service}`;
-  stream.respond(
-    {
-      ...RESPONSE_HEADERS,
-      'grpc-status': String(GrpcCode.UNIMPLEMENTED),
-      'grpc-message': encodeGrpcMessage(message),
-    },
-    { endStream: true },
-  );
+  const fields = [...RESPONSE_FIELDS, ...statusFields(GrpcCode.UNIMPLEMENTED, message)];
+  stream.respond(encodeHeaderBlock(fields), true);
 }
 
 function decode(route: GrpcRoute, frame: Buffer): RequestMessage {
@@ -191,7 +170,7 @@ function decode(route: GrpcRoute, frame: Buffer): RequestMessage {
 
 function serveUnary(
   call: GrpcServerCall,
-  stream: ServerHttp2Stream,
+  stream: H2ServerStream,
   route: GrpcRoute,
   context: GrpcContext,
 ): void {
@@ -200,7 +179,7 @@ function serveUnary(
   const reader = new GrpcFrameReader(context.maxReceiveBytes);
   let frame: Buffer | undefined;
   let messages = 0;
-  stream.on('data', (chunk: Buffer) => {
+  const data = (chunk: Buffer): void => {
     if (call.closed) return;
     try {
       reader.push(chunk, (message) => {
@@ -210,8 +189,8 @@ function serveUnary(
     } catch (error) {
       call.end(error);
     }
-  });
-  stream.once('end', () => {
+  };
+  const end = (): void => {
     if (call.closed) return;
     if (messages !== 1 || frame === undefined || reader.hasPartialFrame) {
       call.end(
@@ -241,12 +220,13 @@ function serveUnary(
         call.end();
       })
       .catch((error: unknown) => call.end(error));
-  });
+  };
+  stream.receive({ data, end });
 }
 
 function serveStream(
   call: GrpcServerCall,
-  stream: ServerHttp2Stream,
+  stream: H2ServerStream,
   route: GrpcRoute,
   context: GrpcContext,
 ): void {
@@ -260,36 +240,34 @@ function serveStream(
     call.end(error);
     return;
   }
-  stream.on('data', (chunk: Buffer) => {
-    if (call.closed) return;
-    try {
-      reader.push(chunk, (frame) => {
-        if (!call.closed) session.message(decode(route, frame));
-      });
-    } catch (error) {
-      call.end(error);
-    }
-  });
-  stream.once('end', () => {
-    if (call.closed) return;
-    if (reader.hasPartialFrame) call.end(API_ERRORS.malformed('stream ended inside a message'));
-    else session.halfClose();
+  stream.receive({
+    data: (chunk) => {
+      if (call.closed) return;
+      try {
+        reader.push(chunk, (frame) => {
+          if (!call.closed) session.message(decode(route, frame));
+        });
+      } catch (error) {
+        call.end(error);
+      }
+    },
+    end: () => {
+      if (call.closed) return;
+      if (reader.hasPartialFrame) call.end(API_ERRORS.malformed('stream ended inside a message'));
+      else session.halfClose();
+    },
   });
 }
 
 /** Serves one HTTP/2 stream whose content-type is application/grpc. */
-export function serveGrpcStream(
-  stream: ServerHttp2Stream,
-  headers: IncomingHttpHeaders,
-  context: GrpcContext,
-): void {
-  const path = headers[':path'] ?? '';
+export function serveGrpcStream(stream: H2ServerStream, context: GrpcContext): void {
+  const path = stream.headers[':path'] ?? '';
   const route = context.routes.get(path);
   if (route === undefined) {
     rejectUnknownMethod(stream, path, context.routes);
     return;
   }
-  const call = new GrpcServerCall(stream, headers, context, route);
+  const call = new GrpcServerCall(stream, context, route);
   if (route.handler.kind === 'unary') serveUnary(call, stream, route, context);
   else serveStream(call, stream, route, context);
 }

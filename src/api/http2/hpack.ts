@@ -1,7 +1,7 @@
 /**
- * HPACK (RFC 7541) for the one job the client port needs it for: reading the header blocks a
- * client sends, with the same dynamic-table state as the client's encoder, and writing them out
- * again in a form that leaves the receiver's dynamic table untouched (see authority-rewriter.ts).
+ * HPACK (RFC 7541) for the client port's HTTP/2 server: reading the header blocks a client
+ * sends, with the same dynamic-table state as the client's encoder, and writing responses in a
+ * form that leaves the receiver's dynamic table untouched.
  *
  * The decoder takes every representation (indexed, the three literal forms, table size updates)
  * and Huffman-coded strings. The encoder writes static-table references and literals without
@@ -104,15 +104,25 @@ export class HpackDecoder {
     return this.tableBytes;
   }
 
-  decode(block: Uint8Array): HeaderField[] {
+  /**
+   * `maxListBytes` bounds the decoded list (RFC 9113 §6.5.2 accounting, 32 bytes per field on
+   * top of name and value): a small block can name a large table entry many times over.
+   */
+  decode(block: Uint8Array, maxListBytes = Number.POSITIVE_INFINITY): HeaderField[] {
     const reader = new BlockReader(block);
     const fields: HeaderField[] = [];
+    let listBytes = 0;
+    const add = (field: HeaderField): void => {
+      listBytes += field.name.length + field.value.length + ENTRY_OVERHEAD_BYTES;
+      if (listBytes > maxListBytes) throw new HpackError('header list too large');
+      fields.push(field);
+    };
     let fieldSeen = false;
     while (!reader.done) {
       const first = reader.peek();
       if ((first & 0x80) !== 0) {
         const [name, value] = this.entry(reader.integer(7));
-        fields.push({ name, value, sensitive: false });
+        add({ name, value, sensitive: false });
         fieldSeen = true;
       } else if ((first & 0xe0) === 0x20) {
         // A size update must come before the block's first field (§4.2).
@@ -127,7 +137,7 @@ export class HpackDecoder {
         const nameIndex = reader.integer(indexed ? 6 : 4);
         const name = nameIndex === 0 ? reader.string() : this.entry(nameIndex)[0];
         const value = reader.string();
-        fields.push({ name, value, sensitive });
+        add({ name, value, sensitive });
         if (indexed) this.insert(name, value);
         fieldSeen = true;
       }
