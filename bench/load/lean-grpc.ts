@@ -17,29 +17,21 @@
  * generator): TLS, server push (disabled in our SETTINGS), priorities, streaming calls.
  */
 import net from 'node:net';
+import {
+  CLIENT_PREFACE,
+  DEFAULT_WINDOW_BYTES,
+  encodeFrame,
+  FRAME_HEADER_BYTES,
+  FRAME_PAYLOAD_SAFE_BYTES,
+  FrameFlag,
+  FrameType,
+  Setting,
+  WINDOW_BYTES_MAX,
+} from '../../src/api/http2/h2-frames.ts';
 import { HpackDecoder, type HeaderField } from '../../src/api/http2/hpack.ts';
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-const FrameType = {
-  data: 0x0,
-  headers: 0x1,
-  priority: 0x2,
-  rstStream: 0x3,
-  settings: 0x4,
-  pushPromise: 0x5,
-  ping: 0x6,
-  goaway: 0x7,
-  windowUpdate: 0x8,
-  continuation: 0x9,
-} as const;
-const Flag = { endStream: 0x1, ack: 0x1, endHeaders: 0x4, padded: 0x8, priority: 0x20 };
-const Setting = { enablePush: 0x2, maxConcurrentStreams: 0x3, initialWindowSize: 0x4 };
-const FRAME_HEADER_BYTES = 9;
-const DEFAULT_WINDOW_BYTES = 65_535;
-const MAX_WINDOW_BYTES = 2 ** 31 - 1;
 /** Our receive window is topped up once this much of it has been consumed. */
 const WINDOW_REFILL_BYTES = 1 << 30;
-const DEFAULT_MAX_FRAME_BYTES = 16_384;
 
 export class LeanGrpcError extends Error {
   constructor(
@@ -77,13 +69,6 @@ function frameHeader(
   out[at + 3] = type;
   out[at + 4] = flags;
   out.writeUInt32BE(stream, at + 5);
-}
-
-function frame(type: number, flags: number, stream: number, payload: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
-  frameHeader(out, 0, payload.length, type, flags, stream);
-  out.set(payload, FRAME_HEADER_BYTES);
-  return out;
 }
 
 function u32(value: number): Buffer {
@@ -166,13 +151,13 @@ export class LeanGrpcConnection {
           Buffer.from([0, Setting.enablePush]),
           u32(0),
           Buffer.from([0, Setting.initialWindowSize]),
-          u32(MAX_WINDOW_BYTES),
+          u32(WINDOW_BYTES_MAX),
         ]);
         socket.write(
           Buffer.concat([
-            PREFACE,
-            frame(FrameType.settings, 0, 0, settings),
-            frame(FrameType.windowUpdate, 0, 0, u32(MAX_WINDOW_BYTES - DEFAULT_WINDOW_BYTES)),
+            CLIENT_PREFACE,
+            encodeFrame(FrameType.settings, 0, 0, settings),
+            encodeFrame(FrameType.windowUpdate, 0, 0, u32(WINDOW_BYTES_MAX - DEFAULT_WINDOW_BYTES)),
           ]),
         );
         resolve(connection);
@@ -192,7 +177,7 @@ export class LeanGrpcConnection {
     body[0] = 0;
     body.writeUInt32BE(message.length, 1);
     body.set(message, 5);
-    if (body.length > DEFAULT_MAX_FRAME_BYTES) {
+    if (body.length > FRAME_PAYLOAD_SAFE_BYTES) {
       return Promise.reject(new Error('lean client: request larger than one DATA frame'));
     }
     return new Promise((resolve, reject) => {
@@ -230,10 +215,10 @@ export class LeanGrpcConnection {
     this.calls.set(stream, call);
     this.sendWindow -= body.length;
     const out = Buffer.allocUnsafe(2 * FRAME_HEADER_BYTES + headerBlock.length + body.length);
-    frameHeader(out, 0, headerBlock.length, FrameType.headers, Flag.endHeaders, stream);
+    frameHeader(out, 0, headerBlock.length, FrameType.headers, FrameFlag.endHeaders, stream);
     headerBlock.copy(out, FRAME_HEADER_BYTES);
     const dataAt = FRAME_HEADER_BYTES + headerBlock.length;
-    frameHeader(out, dataAt, body.length, FrameType.data, Flag.endStream, stream);
+    frameHeader(out, dataAt, body.length, FrameType.data, FrameFlag.endStream, stream);
     body.copy(out, dataAt + FRAME_HEADER_BYTES);
     // Calls issued in the same turn (every loop woken by one batch of responses) share a write.
     if (!this.corked) {
@@ -278,9 +263,10 @@ export class LeanGrpcConnection {
         break;
       case FrameType.headers: {
         let block = unpad(flags, payload);
-        if (flags & Flag.priority) block = block.subarray(5);
-        const endStream = (flags & Flag.endStream) !== 0;
-        if (flags & Flag.endHeaders) this.onHeaders(stream, this.decoder.decode(block), endStream);
+        if (flags & FrameFlag.priority) block = block.subarray(5);
+        const endStream = (flags & FrameFlag.endStream) !== 0;
+        if (flags & FrameFlag.endHeaders)
+          this.onHeaders(stream, this.decoder.decode(block), endStream);
         else this.partialHeaders = { stream, endStream, chunks: [Buffer.from(block)] };
         break;
       }
@@ -289,7 +275,7 @@ export class LeanGrpcConnection {
         if (partial === null || partial.stream !== stream)
           throw new Error('http2: stray CONTINUATION');
         partial.chunks.push(Buffer.from(payload));
-        if (flags & Flag.endHeaders) {
+        if (flags & FrameFlag.endHeaders) {
           this.partialHeaders = null;
           const block = Buffer.concat(partial.chunks);
           this.onHeaders(stream, this.decoder.decode(block), partial.endStream);
@@ -297,11 +283,11 @@ export class LeanGrpcConnection {
         break;
       }
       case FrameType.settings:
-        if ((flags & Flag.ack) === 0) this.onSettings(payload);
+        if ((flags & FrameFlag.ack) === 0) this.onSettings(payload);
         break;
       case FrameType.ping:
-        if ((flags & Flag.ack) === 0)
-          this.socket.write(frame(FrameType.ping, Flag.ack, 0, payload));
+        if ((flags & FrameFlag.ack) === 0)
+          this.socket.write(encodeFrame(FrameType.ping, FrameFlag.ack, 0, payload));
         break;
       case FrameType.windowUpdate: {
         const increment = payload.readUInt32BE(0) & 0x7fffffff;
@@ -333,20 +319,20 @@ export class LeanGrpcConnection {
       if (id === Setting.maxConcurrentStreams) this.maxConcurrentStreams = value;
       if (id === Setting.initialWindowSize) this.streamSendWindow = value;
     }
-    this.socket.write(frame(FrameType.settings, Flag.ack, 0, new Uint8Array(0)));
+    this.socket.write(encodeFrame(FrameType.settings, FrameFlag.ack, 0, new Uint8Array(0)));
     this.startWaiting();
   }
 
   private onDataFrame(flags: number, stream: number, payload: Buffer): void {
     this.consumedSinceRefill += payload.length;
     if (this.consumedSinceRefill >= WINDOW_REFILL_BYTES) {
-      this.socket.write(frame(FrameType.windowUpdate, 0, 0, u32(this.consumedSinceRefill)));
+      this.socket.write(encodeFrame(FrameType.windowUpdate, 0, 0, u32(this.consumedSinceRefill)));
       this.consumedSinceRefill = 0;
     }
     const call = this.calls.get(stream);
     if (call === undefined) return;
     call.data.push(Buffer.from(unpad(flags, payload)));
-    if (flags & Flag.endStream) this.finish(stream, null);
+    if (flags & FrameFlag.endStream) this.finish(stream, null);
   }
 
   private onHeaders(stream: number, fields: readonly HeaderField[], endStream: boolean): void {
@@ -393,7 +379,7 @@ export class LeanGrpcConnection {
 }
 
 function unpad(flags: number, payload: Buffer): Buffer {
-  if ((flags & Flag.padded) === 0) return payload;
+  if ((flags & FrameFlag.padded) === 0) return payload;
   const padding = payload[0];
   if (padding >= payload.length) throw new Error('http2: bad padding');
   return payload.subarray(1, payload.length - padding);
