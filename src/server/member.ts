@@ -96,6 +96,7 @@ export class SigilMember extends MemberCore implements ServerApi {
       storage,
       stateMachine,
       hooks,
+      schedule,
     });
     member = new SigilMember(config, env, stateMachine, raft);
     member.cluster.start();
