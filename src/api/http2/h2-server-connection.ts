@@ -134,6 +134,8 @@ export class H2ServerConnection implements StreamOwner {
   }
 
   output(chunk: Buffer): void {
+    // After GOAWAY for a violation the socket is ending; nothing more may be written to it.
+    if (this.dead) return;
     this.outbox.push(chunk);
     this.outboxBytes += chunk.length;
     if (this.flushQueued) return;

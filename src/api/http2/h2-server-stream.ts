@@ -125,11 +125,7 @@ export class H2ServerStream {
   end(trailerBlock?: Uint8Array): void {
     if (this.isClosed || this.localEnded) return;
     if (!this.responded) throw new Error('HTTP/2 stream ended before its response headers');
-    this.enqueue(
-      trailerBlock === undefined
-        ? { headerBlock: null, data: EMPTY, endStream: true }
-        : { headerBlock: trailerBlock, data: EMPTY, endStream: true },
-    );
+    this.enqueue({ headerBlock: trailerBlock ?? null, data: EMPTY, endStream: true });
   }
 
   /** Abandons the stream with RST_STREAM. */
