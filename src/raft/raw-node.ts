@@ -8,7 +8,7 @@
  * Exactly one Ready is outstanding at a time; advance() tells the core what became durable and
  * what was applied.
  */
-import { assert, asLogIndex, type MemberId } from '../base/index.ts';
+import { assert, asLogIndex, type LogIndex, type MemberId } from '../base/index.ts';
 import type { RaftConfig } from './config.ts';
 import { encodeConfChange } from './conf-change.ts';
 import { validateRaftConfig } from './config-validation.ts';
@@ -124,6 +124,15 @@ export class RawNode {
   /** Call when applying a committed conf-change entry; returns the new configuration. */
   applyConfChange(change: ConfChange): ConfState {
     return this.raft.applyConfChange(change);
+  }
+
+  /** The index of the last entry in the log, durable or not (cheaper than status()). */
+  lastIndex(): LogIndex {
+    return this.raft.log.lastIndex();
+  }
+
+  isLeader(): boolean {
+    return this.raft.role === 'leader';
   }
 
   hasReady(): boolean {

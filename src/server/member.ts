@@ -96,7 +96,6 @@ export class SigilMember extends MemberCore implements ServerApi {
       storage,
       stateMachine,
       hooks,
-      schedule,
     });
     member = new SigilMember(config, env, stateMachine, raft);
     member.cluster.start();

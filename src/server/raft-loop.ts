@@ -42,6 +42,7 @@ import {
 import type { BackendSpool, Snapshotter, Wal } from '../storage/index.ts';
 import type { Logger, PeerTransport, SnapshotSink } from '../transport/index.ts';
 import type { ApplyOutcome } from './applier.ts';
+import { CommitUpdateHold } from './commit-update-hold.ts';
 import type { MemberConfig } from './member-config.ts';
 import type { RaftStorageState } from './raft-storage.ts';
 import type { StateMachine } from './state-machine.ts';
@@ -70,9 +71,6 @@ export interface RaftLoopOptions {
   readonly storage: RaftStorageState;
   readonly stateMachine: StateMachine;
   readonly hooks: RaftLoopHooks;
-  /** Runs a task after the current event-loop turn's callbacks (setImmediate in production;
-   *  the simulator passes its own). */
-  readonly schedule: (task: () => void) => void;
 }
 
 export class RaftLoop {
@@ -98,8 +96,8 @@ export class RaftLoop {
   private stopped = false;
   /** A commit-only hard state not yet written: it rides along with the next fsync'd save. */
   private unsavedHardState: HardState | null = null;
-  /** A leader's messages held until the answers of this turn's apply have left (handleReady). */
-  private deferredMessages: Message[] = [];
+  /** A leader's commit-index updates, held until the next append or for a moment. */
+  private readonly commitUpdates: CommitUpdateHold;
   /** Proposals waiting for the end of this microtask checkpoint (see propose). */
   private proposalBatch: { data: Uint8Array; refused: (reason: string) => void }[] = [];
 
@@ -110,6 +108,7 @@ export class RaftLoop {
     this.snapshotter = storage.snapshotter;
     this.spool = storage.spool;
     this.snapshotIndex = storage.snapshot?.metadata.index ?? 0;
+    this.commitUpdates = new CommitUpdateHold(options.clock, (messages) => this.send(messages));
     // Raft re-delivers every committed entry after the snapshot: the state machine skips what
     // the backend already holds, and conf changes must be re-applied to raft anyway.
     this.appliedValue = this.snapshotIndex;
@@ -152,7 +151,7 @@ export class RaftLoop {
 
   start(): void {
     const transport = this.options.transport;
-    transport.onMessage((message) => this.input(() => this.node.step(message)));
+    transport.onMessage((message) => this.input(() => this.stepInbound(message)));
     transport.onUnreachable((peer) => this.input(() => this.node.reportUnreachable(peer)));
     transport.onSnapshotStatus((peer, ok) => this.input(() => this.node.reportSnapshot(peer, ok)));
     transport.setSnapshotStreams({
@@ -175,6 +174,14 @@ export class RaftLoop {
       this.kick();
       this.scheduleTick();
     });
+  }
+
+  private stepInbound(message: Message): void {
+    const result = this.node.step(message);
+    // The follower's client waits for this entry to be applied there (see CommitUpdateHold).
+    if (message.type === 'MsgProp' && result.ok && this.node.isLeader()) {
+      this.commitUpdates.forwarded(message.from, this.node.lastIndex());
+    }
   }
 
   private input(step: () => unknown): void {
@@ -239,10 +246,10 @@ export class RaftLoop {
   }
 
   private async handleReady(ready: Ready): Promise<void> {
-    const { hooks, stateMachine, transport } = this.options;
-    // Messages held back by an earlier Ready leave before this one's, so each peer still gets
-    // the leader's messages in the order raft produced them.
-    this.sendDeferred();
+    const { hooks, stateMachine } = this.options;
+    // Commit-index updates held back by an earlier Ready leave before this one's messages,
+    // unless an append in them carries the commit index too.
+    this.commitUpdates.release(ready.messages);
     // Raft thesis §10.2.1, as etcd does: a leader replicates its entries while it writes them
     // itself, so its fsync and its followers' overlap. This is safe because the core counts the
     // leader's own log toward commit only after advance() reports it durable. Only a Ready cut
@@ -251,15 +258,13 @@ export class RaftLoop {
     const leading = (ready.softState?.role ?? this.softState.role) === 'leader';
     const persists = ready.mustSync || ready.entries.length > 0 || ready.snapshot !== null;
     const sendBeforePersist = leading && persists;
-    // A leader's Ready with nothing to persist carries commit-index updates and heartbeats: they
-    // leave after the answers to the clients whose entries this Ready applies (a single client's
-    // put waited 80 µs at the median, 440 at p90, for those socket writes, then for the rest of
-    // the loop's turn); followers need the new commit index only for their own apply. Not when a
-    // membership change applies: a member it removes is dropped from the transport then, and
-    // should still hear that its removal committed.
-    const sendAfterApply =
+    // A leader's Ready with nothing to persist carries the commit-index updates for the entries
+    // it applies: they wait for the next append (see CommitUpdateHold). Not when a membership
+    // change applies: a member it removes is dropped from the transport then, and should still
+    // hear that its removal committed.
+    const holdCommitUpdates =
       leading && !persists && !ready.committedEntries.some((entry) => entry.type === 'conf-change');
-    if (sendBeforePersist && ready.messages.length > 0) transport.send(ready.messages);
+    if (sendBeforePersist) this.send(ready.messages);
     if (ready.snapshot !== null) {
       // Our own snapshot's files and WAL marker go first, so snapshots stay in index order.
       await this.persisting;
@@ -285,8 +290,8 @@ export class RaftLoop {
       this.commitValue = ready.hardState.commit;
     }
     this.logStorage.append(ready.entries);
-    const sendNow = !sendBeforePersist && !sendAfterApply;
-    if (sendNow && ready.messages.length > 0) transport.send(ready.messages);
+    if (holdCommitUpdates) this.send(this.commitUpdates.holdCommitUpdates(ready.messages));
+    else if (!sendBeforePersist) this.send(ready.messages);
     if (ready.snapshot !== null) await this.installSnapshot(ready.snapshot);
     if (ready.committedEntries.length > 0) {
       stateMachine.applyEntries(ready.committedEntries, {
@@ -297,7 +302,6 @@ export class RaftLoop {
       assert(last > this.appliedValue, 'applied moves forward');
       this.appliedValue = last;
     }
-    if (sendAfterApply && ready.messages.length > 0) this.deferSend(ready.messages);
     for (const readState of ready.readStates) hooks.readState(readState.context, readState.index);
     if (ready.softState !== null) {
       const previous = this.softState;
@@ -309,18 +313,10 @@ export class RaftLoop {
     if (due && this.persisting === null) this.takeSnapshot();
   }
 
-  /** Sends `messages` once this turn's answers have been written (the response writes are
-   *  flushed from process.nextTick, before the scheduled task), or with the next Ready. */
-  private deferSend(messages: readonly Message[]): void {
-    if (this.deferredMessages.length === 0) this.options.schedule(() => this.sendDeferred());
-    this.deferredMessages.push(...messages);
-  }
-
-  private sendDeferred(): void {
-    if (this.deferredMessages.length === 0) return;
-    const messages = this.deferredMessages;
-    this.deferredMessages = [];
-    if (!this.stopped) this.options.transport.send(messages);
+  private send(messages: readonly Message[]): void {
+    if (messages.length === 0 || this.stopped) return;
+    this.commitUpdates.sent(messages);
+    this.options.transport.send(messages);
   }
 
   private applyConfChange(change: ConfChange): void {
@@ -420,6 +416,7 @@ export class RaftLoop {
   async stop(): Promise<void> {
     this.stopped = true;
     this.tickTimer?.cancel();
+    this.commitUpdates.clear();
     await this.running?.catch(() => undefined);
     await this.persisting;
     await this.wal.close().catch(() => undefined);
