@@ -62,7 +62,7 @@ function parseListenUrl(url: string): { host: string; port: number } {
 }
 
 function isGrpc(stream: H2ServerStream): boolean {
-  return stream.headers['content-type']?.startsWith('application/grpc') === true;
+  return stream.headers.get('content-type')?.startsWith('application/grpc') === true;
 }
 
 export async function startClientApi(

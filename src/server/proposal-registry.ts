@@ -4,6 +4,10 @@
  * up: the request timeout, a leadership change before it was applied, or shutdown. An entry
  * applied after its waiter gave up is still applied; nobody hears about it (etcd does the same:
  * a client told "leader changed" or "timed out" must not assume the write did not happen).
+ *
+ * Timeouts share one timer, armed for the oldest waiter: every waiter gets the same timeout and
+ * the clock does not go back, so waiters expire in the order they registered (the Map's order).
+ * A timer per request cost the leader ~15 µs of each put (timer-list insert and removal).
  */
 import { assert, type Clock, type TimerHandle } from '../base/index.ts';
 import { ServerError, type ServerErrorCode } from './server-error.ts';
@@ -11,14 +15,18 @@ import { ServerError, type ServerErrorCode } from './server-error.ts';
 interface Waiter {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: Error) => void;
-  readonly timer: TimerHandle;
+  readonly deadlineMs: number;
 }
 
 /** Upper bound on requests in flight; beyond it new ones are refused (etcd: too many requests). */
 export const PENDING_PROPOSALS_MAX = 100_000;
 
 export class ProposalRegistry {
+  /** In registration order, which is deadline order. */
   private readonly waiters = new Map<bigint, Waiter>();
+  /** Armed for the oldest waiter's deadline (or an earlier waiter's, since settled) while any
+   *  waits. */
+  private timer: TimerHandle | null = null;
 
   constructor(
     private readonly clock: Clock,
@@ -38,8 +46,9 @@ export class ProposalRegistry {
       return Promise.reject(new ServerError('too-many-requests'));
     }
     return new Promise<T>((resolve, reject) => {
-      const timer = this.clock.setTimer(this.timeoutMs, () => this.fail(id, 'timed-out'));
-      this.waiters.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
+      const deadlineMs = this.clock.nowMs() + this.timeoutMs;
+      this.waiters.set(id, { resolve: resolve as (value: unknown) => void, reject, deadlineMs });
+      if (this.timer === null) this.arm(deadlineMs);
     });
   }
 
@@ -68,7 +77,27 @@ export class ProposalRegistry {
     const waiter = this.waiters.get(id);
     if (waiter === undefined) return undefined;
     this.waiters.delete(id);
-    waiter.timer.cancel();
+    if (this.waiters.size === 0) {
+      this.timer?.cancel();
+      this.timer = null;
+    }
     return waiter;
+  }
+
+  private arm(deadlineMs: number): void {
+    this.timer = this.clock.setTimer(deadlineMs - this.clock.nowMs(), () => this.expire());
+  }
+
+  /** Fails every waiter past its deadline, oldest first, and re-arms for the next one. */
+  private expire(): void {
+    this.timer = null;
+    const nowMs = this.clock.nowMs();
+    for (const [id, waiter] of this.waiters) {
+      if (waiter.deadlineMs > nowMs) {
+        this.arm(waiter.deadlineMs);
+        return;
+      }
+      this.fail(id, 'timed-out');
+    }
   }
 }

@@ -87,6 +87,39 @@ describe('ProposalRegistry', () => {
     assert.equal(await settled, 42);
     assert.equal(registry.size, 0);
   });
+
+  it('times each request out a full timeout after it registered, with one timer', async () => {
+    const clock = new ManualClock();
+    const registry = new ProposalRegistry(clock, 1000);
+    const outcomes = new Map<bigint, string>();
+    const track = (id: bigint): void => {
+      registry.register(id).then(
+        () => outcomes.set(id, 'settled'),
+        (error: unknown) => outcomes.set(id, isServerError(error) ? error.code : 'other'),
+      );
+    };
+    track(1n);
+    clock.advance(300);
+    track(2n);
+    clock.advance(300);
+    track(3n);
+    assert.equal(clock.pendingTimers, 1, 'one timer for every waiter');
+    registry.settle(1n, { ok: true, value: null });
+    clock.advance(399); // t = 999: nobody's timeout has run out
+    await settle(2);
+    assert.deepEqual([...outcomes], [[1n, 'settled']]);
+    clock.advance(301); // t = 1300: the second's has (registered at 300), not the third's
+    await settle(2);
+    assert.equal(outcomes.get(2n), 'timed-out');
+    assert.equal(outcomes.has(3n), false);
+    clock.advance(299);
+    await settle(2);
+    assert.equal(outcomes.has(3n), false, 'the third waits until t = 1600');
+    clock.advance(1);
+    await settle(2);
+    assert.equal(outcomes.get(3n), 'timed-out');
+    assert.equal(clock.pendingTimers, 0, 'no timer left once nobody waits');
+  });
 });
 
 /** A batcher whose ReadIndex requests land in `contexts` (raft never refuses them). */

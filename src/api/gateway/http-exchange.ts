@@ -82,10 +82,10 @@ export function http2Exchange(stream: H2ServerStream): HttpExchange {
   stream.receive({ data: (chunk) => body.push(chunk), end: () => body.push(null) });
   let ended = false;
   return {
-    method: stream.headers[':method'] ?? 'GET',
-    path: stream.headers[':path'] ?? '/',
+    method: stream.headers.get(':method') ?? 'GET',
+    path: stream.headers.get(':path') ?? '/',
     body,
-    header: (name) => stream.headers[name],
+    header: (name) => stream.headers.get(name),
     respond: (status, headers) => stream.respond(responseHeaderBlock(status, headers)),
     get responded() {
       return stream.headersSent;

@@ -73,7 +73,7 @@ export class GrpcServerCall implements StreamCall {
     this.route = route;
     context.openCalls.add(this);
     stream.onClose(() => this.closed_());
-    const timeoutMs = parseGrpcTimeout(stream.headers['grpc-timeout']);
+    const timeoutMs = parseGrpcTimeout(stream.headers.get('grpc-timeout'));
     if (timeoutMs !== undefined) {
       this.deadline = setTimeout(() => this.end(API_ERRORS.deadlineExceeded()), timeoutMs);
       this.deadline.unref();
@@ -85,7 +85,7 @@ export class GrpcServerCall implements StreamCall {
   }
 
   metadata(name: string): string | undefined {
-    return this.stream.headers[name];
+    return this.stream.headers.get(name);
   }
 
   onClose(listener: () => void): void {
@@ -261,7 +261,7 @@ function serveStream(
 
 /** Serves one HTTP/2 stream whose content-type is application/grpc. */
 export function serveGrpcStream(stream: H2ServerStream, context: GrpcContext): void {
-  const path = stream.headers[':path'] ?? '';
+  const path = stream.headers.get(':path') ?? '';
   const route = context.routes.get(path);
   if (route === undefined) {
     rejectUnknownMethod(stream, path, context.routes);

@@ -39,7 +39,8 @@ import {
 } from './h2-frames.ts';
 import { HeaderBlockAssembler, type HeaderBlock } from './header-block.ts';
 import { encodeRstStream, H2ServerStream, type StreamOwner } from './h2-server-stream.ts';
-import { HpackDecoder, HpackError, type HeaderField } from './hpack.ts';
+import { HpackDecoder, HpackError } from './hpack.ts';
+import { RequestHeaders } from './request-headers.ts';
 
 export interface H2ConnectionOptions {
   /**
@@ -263,8 +264,8 @@ export class H2ServerConnection implements StreamOwner {
       this.output(encodeRstStream(id, H2ErrorCode.refusedStream));
       return;
     }
-    const headers = headerRecord(fields);
-    if (headers === null) {
+    const headers = new RequestHeaders(fields);
+    if (!headers.isWellFormedRequest()) {
       this.output(encodeRstStream(id, H2ErrorCode.protocol));
       return;
     }
@@ -395,17 +396,6 @@ export class H2ServerConnection implements StreamOwner {
     this.dead = true;
     for (const stream of [...this.streams.values()]) stream.abort();
   }
-}
-
-/** Request headers by name, first value of each; null for a malformed request (§8.3.1). */
-function headerRecord(fields: readonly HeaderField[]): Record<string, string> | null {
-  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const { name, value } of fields) {
-    if (headers[name] === undefined) headers[name] = value;
-  }
-  if (headers[':method'] === undefined) return null;
-  if (headers[':method'] !== 'CONNECT' && headers[':path'] === undefined) return null;
-  return headers;
 }
 
 function requireLength(frame: Frame, length: number): void {

@@ -17,6 +17,7 @@ import {
   H2ErrorCode,
   WINDOW_BYTES_MAX,
 } from './h2-frames.ts';
+import type { RequestHeaders } from './request-headers.ts';
 
 /** What a stream needs from its connection. */
 export interface StreamOwner {
@@ -69,8 +70,7 @@ export class H2ServerStream {
   constructor(
     private readonly owner: StreamOwner,
     readonly id: number,
-    /** Request headers by lower-case name (pseudo-headers included), first value of each. */
-    readonly headers: Readonly<Record<string, string>>,
+    readonly headers: RequestHeaders,
     initialSendWindow: number,
     initialReceiveWindow: number,
   ) {
