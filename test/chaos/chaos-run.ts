@@ -195,7 +195,7 @@ async function exercise(
     }
   }
   const crashes = cluster.crashes();
-  const gap = longestGapMs(workload.writeCompletionsMs, startedMs, faultsEndedMs);
+  const gap = longestGap(workload.writeCompletionsMs, startedMs, faultsEndedMs);
   const problems = [
     ...healProblems,
     ...convergence.problems,
@@ -218,7 +218,10 @@ async function exercise(
   for (const line of log.lines.slice(-20)) say(`  ${line}`);
   for (const problem of problems.slice(0, 40)) say(`VIOLATION ${problem}`);
   if (problems.length > 40) say(`... and ${problems.length - 40} more violations`);
-  say(`longest write gap: ${gap} ms (writes acknowledged: ${workload.writeCompletionsMs.length})`);
+  say(
+    `longest write gap: ${gap.lengthMs} ms from ${((gap.startMs - startedMs) / 1000).toFixed(1)}s ` +
+      `(writes acknowledged: ${workload.writeCompletionsMs.length})`,
+  );
   say(
     `watch: ${watchers.sessions.length} sessions, ${watch.events} events, ${watch.bookmarks} progress notifications, ` +
       `${watch.violations.length} violations (ordered, unique, atomic, reliable, resumable, bookmarkable, agreement)`,
@@ -242,25 +245,25 @@ async function exercise(
   );
   return {
     passed: problems.length === 0,
-    longestWriteGapMs: gap,
+    longestWriteGapMs: gap.lengthMs,
     lostWrites: lost.lost.length,
     linearizable,
     watchViolations: watch.violations.length,
   };
 }
 
-/** The longest stretch within [fromMs, toMs] without a successful write completing. */
-export function longestGapMs(
+/** The longest stretch within [fromMs, toMs] without a successful write completing, and
+ *  where it started (to find the fault that caused it in the log). */
+export function longestGap(
   completionsMs: readonly number[],
   fromMs: number,
   toMs: number,
-): number {
-  let longest = 0;
+): { lengthMs: number; startMs: number } {
+  let longest = { lengthMs: 0, startMs: fromMs };
   let previous = fromMs;
-  for (const ms of completionsMs) {
-    if (ms < fromMs || ms > toMs) continue;
-    longest = Math.max(longest, ms - previous);
+  for (const ms of [...completionsMs.filter((at) => at >= fromMs && at <= toMs), toMs]) {
+    if (ms - previous > longest.lengthMs) longest = { lengthMs: ms - previous, startMs: previous };
     previous = ms;
   }
-  return Math.max(longest, toMs - previous);
+  return longest;
 }
