@@ -29,10 +29,7 @@ async function startRecording(): Promise<{
   const cluster = await TestCluster.start(3);
   const leader = await cluster.waitForLeader();
   await cluster.drive(leader.put({ key: bytes('warm'), value: bytes('up') }));
-  await cluster.until(
-    () => cluster.slots.every((_, i) => cluster.member(i).appliedIndex >= leader.appliedIndex),
-    'every member applied the warm-up',
-  );
+  await everyMemberApplied(cluster, leader.appliedIndex, 'the warm-up');
   const routed: Routed[] = [];
   const answers = { count: 0 };
   const network = cluster.network;
@@ -42,6 +39,13 @@ async function startRecording(): Promise<{
     route(message);
   };
   return { cluster, routed, answers };
+}
+
+function everyMemberApplied(cluster: TestCluster, index: number, what: string): Promise<void> {
+  return cluster.until(
+    () => cluster.slots.every((_, i) => cluster.member(i).appliedIndex >= index),
+    `every member applied ${what}`,
+  );
 }
 
 /** Settles until `promise` resolves; fails if it needs time to pass. */
@@ -129,10 +133,7 @@ test('the next append carries the commit index, so the held update is never sent
     );
     assert.deepEqual(redundant, [], 'no separate update for the first put');
 
-    await cluster.until(
-      () => cluster.slots.every((_, i) => cluster.member(i).appliedIndex >= leader.appliedIndex),
-      'every member applied both puts',
-    );
+    await everyMemberApplied(cluster, leader.appliedIndex, 'both puts');
     await assertEveryMemberReads(cluster, 'a', '1');
     await assertEveryMemberReads(cluster, 'b', '2');
   } finally {
