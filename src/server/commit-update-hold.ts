@@ -23,7 +23,9 @@
 import type { Clock, MemberId, TimerHandle } from '../base/index.ts';
 import type { Message } from '../raft/index.ts';
 
-/** The longest a follower waits for a held commit index (the clock's resolution is 1 ms). */
+/** The longest a follower waits for a held commit index. Node counts a timer from the event
+ *  loop's cached time, so it fires 0.3-1 ms after being set (p50 0.32 ms, measured); 2 ms made
+ *  no difference to sequential puts. */
 export const COMMIT_UPDATE_HOLD_MS = 1;
 
 export class CommitUpdateHold {

@@ -120,6 +120,21 @@ describe('ProposalRegistry', () => {
     assert.equal(outcomes.get(3n), 'timed-out');
     assert.equal(clock.pendingTimers, 0, 'no timer left once nobody waits');
   });
+
+  it('keeps its timer through a settle that leaves nobody waiting, and drops it on failAll', () => {
+    const clock = new ManualClock();
+    const registry = new ProposalRegistry(clock, 1000);
+    for (const id of [1n, 2n, 3n]) {
+      void registry.register(id);
+      registry.settle(id, { ok: true, value: null });
+    }
+    assert.equal(clock.pendingTimers, 1, 'one timer, set by the first request, for all three');
+    clock.advance(1000);
+    assert.equal(clock.pendingTimers, 0, 'it ran out with nobody waiting and stayed off');
+    registry.register(4n).catch(() => undefined);
+    registry.failAll('stopped');
+    assert.equal(clock.pendingTimers, 0, 'a stopped registry leaves no timer');
+  });
 });
 
 /** A batcher whose ReadIndex requests land in `contexts` (raft never refuses them). */
