@@ -165,6 +165,17 @@ test('a follower whose forwarded put commits is told at once, the other follower
     assert.ok(other.appliedIndex < putIndex, 'the other follower waits for the held update');
     await cluster.until(() => other.appliedIndex >= putIndex, 'the other follower applied the put');
     await assertEveryMemberReads(cluster, 'f', 'x');
+
+    // Told of its commit, the forwarder waits for nothing more: the update for a put the
+    // leader serves is held for it like for any follower.
+    routed.length = 0;
+    await withoutTime(cluster, leader.put({ key: bytes('l'), value: bytes('y') }), 'a leader put');
+    const leaderPutIndex = appendedIndex(routed, leader.memberId);
+    await settle(20);
+    const early = routed.filter(
+      ({ message }) => isCommitUpdate(message) && message.commit >= leaderPutIndex,
+    );
+    assert.deepEqual(early, [], 'no update left for the leader put before the clock moved');
   } finally {
     await cluster.stopAll();
   }
