@@ -7,33 +7,41 @@
  * comes: measured, an idle member kept that memory for minutes. V8's memory reducer, which
  * collects idle heaps in browsers, does not run here. So every quarter second this checks the
  * event loop: once it has been busy less than 5 % of each check interval for a whole second, and
- * the committed heap grew by 32 MiB since the last collection this triggered, it runs one full
+ * the committed heap grew by 32 MiB since the last collection this triggered, it starts one full
  * collection that compacts.
- *
- * Why a whole second: a collection while nothing is in flight also frees what the optimised
- * code of the request path refers to weakly, so V8 throws that code away and compiles it again
- * as traffic returns (traced: 100-250 functions re-optimised after each release; sequential puts
- * started right after one ran 3.0, 2.7, 2.5 ms p50 in three 6 s rounds, against 2.47 without a
- * release). A pause of a second between bursts is rarer than one of a quarter.
  *
  * Compacting matters more than collecting: the garbage of a burst (the raft log entries a
  * snapshot released, request buffers) sits on pages among objects that live on (the key
  * index), so a plain collection frees it without emptying the pages. Measured after a
  * 100,000-key fill: plain collections left ~87 MB committed for 55 MB live and needed a second
  * one a second later to unmap anything; one compacting collection left 70 MB. V8 compacts every
- * page with a fifth or more free only under --compact-on-every-full-gc, so the flag is switched
- * on for this collection alone: under load V8's own collections keep their cheaper heuristics
- * (with the flag on for every collection, one measured fill ran at 3,189 puts/s against
- * 3,300-3,590 without).
+ * page with a fifth or more free only under --compact-on-every-full-gc, and it picks the pages
+ * when marking starts, so the flag is on for that moment alone: under load V8's own collections
+ * keep their cheaper heuristics (with the flag on for every collection, one measured fill ran at
+ * 3,189 puts/s against 3,300-3,590 without).
  *
- * The collection pauses the member for a time that grows with the live heap, the objects it
- * marks and moves: measured 5.8-9.6 ms per live MiB here (215-413 ms after the 100,000-key fill,
- * ~55 MB live). So it runs only while the predicted pause fits in half an election timeout: a
- * paused leader then still heartbeats before any follower's election timer runs out. The live
- * heap is what V8's latest full collection left in use (observed through perf_hooks' gc
- * entries), and the rate is relearned from each release. A member whose live heap outgrows the
- * budget (~60 MB at etcd's default 1 s election timeout) keeps its heap committed. It is
- * disabled below 500 ms election timeouts; `gc` is V8's, exposed by the --expose-gc that
+ * The collection marks incrementally, as V8's own full collections do, instead of in one
+ * stop-the-world `gc()`. A member that is idle has none of its request objects alive (streams,
+ * codec writers, timers' immediates), and the optimised code of the request path refers to
+ * their hidden classes weakly. V8 keeps such classes through a collection only if it finds
+ * their constructors marked before it decides, which is the case after incremental marking but
+ * not in an atomic `gc()`, where it decides right after the roots. So `gc()` threw the classes
+ * away, and with them ~90 optimised functions per member (traced with --trace-deopt, "reason:
+ * weak objects"), which V8 compiled again only over the next seconds of traffic: sequential puts
+ * right after such a release ran 2.85, 2.63, 2.17, 1.99 ms p50 in four rounds of 400, against
+ * 2.02, 1.97, 1.88, 1.79 without a release. Started incrementally: no function thrown away, and
+ * 1.91, 1.86, 1.65, 1.67 (test/cli/fixtures/optimised-code.ts shows the difference on one
+ * function). V8 starts marking when a collection finds the old generation near its limit; the
+ * release has it start at once with --stress-incremental-marking switched on around one young
+ * collection, then V8's own tasks mark and finish with a compacting pause.
+ *
+ * That final pause grows with the live heap (measured 1.7-2.9 ms per live MiB at ~37 MB live,
+ * 62-108 ms; the marking steps before it 12-40 ms at most), so the release starts only while the
+ * pause it predicts fits in half an election timeout: a paused leader then still heartbeats
+ * before any follower's election timer runs out. The live heap is what V8's latest full
+ * collection left in use (observed through perf_hooks' gc entries), and the rate is relearned
+ * from each release's pause, starting from the cautious 8 ms per MiB an atomic collection took.
+ * It is disabled below 500 ms election timeouts; `gc` is V8's, exposed by the --expose-gc that
  * bin/sigild passes to node. Without it nothing runs.
  */
 import {
@@ -55,7 +63,7 @@ export const IDLE_CHECKS_MIN = 4;
 export const RELEASE_GROWTH_BYTES_MIN = 32 * 1024 * 1024;
 /** Shorter election timeouts leave too little room for any pause. */
 export const RELEASE_ELECTION_MS_MIN = 500;
-/** The pause predicted per live MiB until a release measured it (seen here: 5.8-9.6). */
+/** The pause predicted per live MiB until a release measured it (an atomic `gc()`: 5.8-9.6). */
 export const INITIAL_PAUSE_MS_PER_LIVE_MIB = 8;
 
 const MiB = 1024 * 1024;
@@ -70,10 +78,11 @@ export interface HeapReleaseHost {
   usedHeapBytes(): number;
   /** Bytes in use right after the latest full collection: the live heap, as last known. */
   liveHeapBytes(): number;
-  /** A full, synchronous, compacting garbage collection. */
-  collect(): void;
-  /** Milliseconds, to measure the pause. */
-  nowMs(): number;
+  /**
+   * Starts a full, incremental, compacting garbage collection; `finished` runs once, after its
+   * final pause, with the length of that pause in milliseconds.
+   */
+  startCollection(finished: (pauseMs: number) => void): void;
 }
 
 export class IdleHeapRelease {
@@ -84,6 +93,8 @@ export class IdleHeapRelease {
   private deferralLogged = false;
   /** Idle check intervals in a row, up to now. */
   private idleChecks = 0;
+  /** A collection this started has not finished yet. */
+  private collecting = false;
 
   constructor(
     private readonly host: HeapReleaseHost,
@@ -94,12 +105,12 @@ export class IdleHeapRelease {
     this.baselineBytes = host.committedHeapBytes();
   }
 
-  /** One check; returns whether it collected. */
+  /** One check; returns whether it started a collection. */
   check(): boolean {
     const utilization = this.host.utilizationSinceLastCall();
-    const committedBefore = this.host.committedHeapBytes();
     this.idleChecks = utilization < IDLE_UTILIZATION_MAX ? this.idleChecks + 1 : 0;
-    if (this.idleChecks < IDLE_CHECKS_MIN) return false;
+    if (this.collecting || this.idleChecks < IDLE_CHECKS_MIN) return false;
+    const committedBefore = this.host.committedHeapBytes();
     if (committedBefore - this.baselineBytes < RELEASE_GROWTH_BYTES_MIN) return false;
     const predictedPauseMs = (this.host.liveHeapBytes() / MiB) * this.pauseMsPerLiveMiB;
     if (predictedPauseMs > this.pauseBudgetMs) {
@@ -113,15 +124,19 @@ export class IdleHeapRelease {
       return false;
     }
     const usedBefore = this.host.usedHeapBytes();
-    const startedMs = this.host.nowMs();
-    this.host.collect();
-    const pauseMs = this.host.nowMs() - startedMs;
+    this.collecting = true;
+    this.host.startCollection((pauseMs) => this.finished(pauseMs, usedBefore, committedBefore));
+    return true;
+  }
+
+  private finished(pauseMs: number, usedBefore: number, committedBefore: number): void {
     // What survived is what the collection marked and moved: the rate is per MiB of it.
     const liveMiB = this.host.usedHeapBytes() / MiB;
     this.pauseMsPerLiveMiB = pauseMs / Math.max(liveMiB, 1);
     this.baselineBytes = this.host.committedHeapBytes();
     this.deferralLogged = false;
     this.idleChecks = 0;
+    this.collecting = false;
     this.logger.info(
       {
         pauseMs: Math.round(pauseMs),
@@ -132,35 +147,46 @@ export class IdleHeapRelease {
       },
       'idle: heap memory released',
     );
-    return true;
   }
 }
 
-/** One full collection with V8's compaction of every fragmented page (see the file comment). */
-export function compactingCollection(collect: () => void): void {
+/**
+ * Starts a full collection that marks incrementally and compacts every fragmented page (see the
+ * file comment); V8's tasks finish it. `collectYoung` is a young-generation collection (`gc`
+ * with `{ type: 'minor' }`): V8 checks whether to start marking after one.
+ */
+export function startCompactingCollection(collectYoung: () => void): void {
   setFlagsFromString('--compact-on-every-full-gc');
+  setFlagsFromString('--stress-incremental-marking');
   try {
-    collect();
+    collectYoung();
   } finally {
+    setFlagsFromString('--no-stress-incremental-marking');
     setFlagsFromString('--no-compact-on-every-full-gc');
   }
 }
 
-/** A perf_hooks 'gc' entry: `detail.kind` says which collection ran. */
-type GcEntry = PerformanceEntry & { readonly detail?: { readonly kind?: number } };
+/** Whether a perf_hooks 'gc' entry is a full collection (its `detail.kind` says which ran). */
+export function isFullCollection(entry: PerformanceEntry): boolean {
+  const { detail } = entry as PerformanceEntry & { readonly detail?: { readonly kind?: number } };
+  return detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR;
+}
 
 /** The real host: this process's event loop, V8 heap and `gc`; stop() ends its observer. */
-function processHost(collect: () => void): HeapReleaseHost & { stop(): void } {
+function processHost(collectYoung: () => void): HeapReleaseHost & { stop(): void } {
   let previous: EventLoopUtilization = performance.eventLoopUtilization();
   const usedBytes = (): number => getHeapStatistics().used_heap_size;
   // Until the first full collection, all in use counts as live (the cautious guess).
   let liveBytes: number | undefined;
+  let onFullCollection: ((pauseMs: number) => void) | undefined;
   const observer = new PerformanceObserver((list) => {
-    const full = list
-      .getEntries()
-      .some((entry) => (entry as GcEntry).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR);
+    const full = list.getEntries().find(isFullCollection);
+    if (full === undefined) return;
     // Read as soon as the entry is delivered: allocations since then count as live.
-    if (full) liveBytes = usedBytes();
+    liveBytes = usedBytes();
+    const finished = onFullCollection;
+    onFullCollection = undefined;
+    finished?.(full.duration);
   });
   observer.observe({ entryTypes: ['gc'] });
   return {
@@ -173,11 +199,10 @@ function processHost(collect: () => void): HeapReleaseHost & { stop(): void } {
     committedHeapBytes: () => getHeapStatistics().total_heap_size,
     usedHeapBytes: usedBytes,
     liveHeapBytes: () => liveBytes ?? usedBytes(),
-    collect: () => {
-      compactingCollection(collect);
-      liveBytes = usedBytes();
+    startCollection: (finished) => {
+      onFullCollection = finished;
+      startCompactingCollection(collectYoung);
     },
-    nowMs: () => performance.now(),
     stop: () => observer.disconnect(),
   };
 }
@@ -187,9 +212,9 @@ function processHost(collect: () => void): HeapReleaseHost & { stop(): void } {
  * returns the function that stops them.
  */
 export function startIdleHeapRelease(electionMs: number, logger: Logger): () => void {
-  const collect = globalThis.gc;
-  if (collect === undefined || electionMs < RELEASE_ELECTION_MS_MIN) return () => {};
-  const host = processHost(() => void collect());
+  const gc = globalThis.gc;
+  if (gc === undefined || electionMs < RELEASE_ELECTION_MS_MIN) return () => {};
+  const host = processHost(() => gc({ type: 'minor' }));
   const release = new IdleHeapRelease(host, logger, electionMs / 2);
   const timer = setInterval(() => release.check(), IDLE_CHECK_INTERVAL_MS);
   timer.unref();
