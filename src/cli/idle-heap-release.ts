@@ -35,8 +35,8 @@
  * release has it start at once with --stress-incremental-marking switched on around one young
  * collection, then V8's own tasks mark and finish with a compacting pause.
  *
- * That final pause grows with the live heap (measured 1.7-2.9 ms per live MiB at ~37 MB live,
- * 62-108 ms; the marking steps before it 12-40 ms at most), so the release starts only while the
+ * That final pause grows with the live heap (measured 1.7-3.7 ms per live MiB at ~36 MB live,
+ * 62-131 ms; the marking steps before it 12-40 ms at most), so the release starts only while the
  * pause it predicts fits in half an election timeout: a paused leader then still heartbeats
  * before any follower's election timer runs out. The live heap is what V8's latest full
  * collection left in use (observed through perf_hooks' gc entries), and the rate is relearned
