@@ -3,24 +3,14 @@
  * dist/ when it was compiled from exactly the sources on disk, else from the sources through
  * tsx. Removes its own argument, so the program sees the argv it would see when run directly.
  */
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { sameManifest, sourceManifest } from '../scripts/source-manifest.mjs';
+import { compiledIsCurrent } from '../scripts/source-manifest.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [program] = process.argv.splice(2, 1);
 
-function compiledIsCurrent() {
-  try {
-    const built = JSON.parse(readFileSync(join(repo, 'dist', 'source-manifest.json'), 'utf8'));
-    return sameManifest(built, sourceManifest(repo));
-  } catch {
-    return false;
-  }
-}
-
-if (compiledIsCurrent()) {
+if (compiledIsCurrent(repo)) {
   await import(pathToFileURL(join(repo, 'dist', program.replace(/\.ts$/, '.js'))).href);
 } else {
   const { register } = await import('tsx/esm/api');

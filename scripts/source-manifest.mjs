@@ -4,7 +4,7 @@
  * it was made from exactly the sources on disk (any edit, checkout or new file means tsx runs
  * the sources instead). Plain JavaScript: it runs before any TypeScript tooling is loaded.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 /** `{ "src/a/b.ts": [size, mtimeMs], … }` for every file under `<repo>/src`. */
@@ -30,4 +30,14 @@ export function sameManifest(a, b) {
   return keys.every(
     (key) => b[key] !== undefined && a[key][0] === b[key][0] && a[key][1] === b[key][1],
   );
+}
+
+/** Whether `<repo>/dist` was compiled from exactly the sources now in `<repo>/src`. */
+export function compiledIsCurrent(repo) {
+  try {
+    const built = JSON.parse(readFileSync(join(repo, 'dist', 'source-manifest.json'), 'utf8'));
+    return sameManifest(built, sourceManifest(repo));
+  } catch {
+    return false;
+  }
 }
